@@ -1,0 +1,129 @@
+"""`forwarder`: run the Lambda's own code locally.
+
+    forwarder invoke events/eks-fluentd.json            # send, print the report
+    forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from forwarder.errors import ForwarderError
+
+EXAMPLES = """examples:
+  forwarder invoke events/eks-fluentd.json
+  forwarder invoke events/ --dry-run > body.ndjson
+"""
+
+
+@dataclass
+class LocalContext:
+    """What the Lambda runtime passes as `context`, for running the handler in-process."""
+
+    function_name: str = "forwarder-local"
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:forwarder-local"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="forwarder",
+        description="Run the CloudWatch Logs -> OpenSearch forwarder locally.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke = commands.add_parser(
+        "invoke",
+        help="run the Lambda handler on event files",
+        description="Run the real handler on each event (a file, or every *.json of a directory). "
+        "Sends to OPENSEARCH_ENDPOINT unless --dry-run.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
+    invoke.add_argument(
+        "--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing"
+    )
+    args = parser.parse_args(argv)
+
+    from forwarder.log import log_to_stderr
+
+    log_to_stderr()
+    try:
+        files = _event_files(args.events)
+        return _dry_run(files) if args.dry_run else _invoke(files)
+    except ForwarderError as err:
+        print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+
+
+def _event_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.json")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ForwarderError(f"{path}: no such file or directory")
+    return files
+
+
+def _read_event(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as err:
+        raise ForwarderError(f"{path}: not a JSON event file ({err})") from None
+
+
+def _dry_run(files: list[Path]) -> int:
+    from forwarder import bulk, decode, transform
+    from forwarder.settings import Settings
+
+    # Only what shapes the documents is needed; no endpoint, no credentials.
+    defaults = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
+    import os
+
+    settings = Settings.from_env({**defaults, **os.environ})
+    for path in files:
+        payload = decode.decode_event(_read_event(path), settings.max_payload_bytes)
+        documents = transform.to_documents(payload, settings.index_prefix)
+        if documents:
+            sys.stdout.buffer.write(bulk.ndjson(documents))
+    sys.stdout.flush()
+    return 0
+
+
+def _invoke(files: list[Path]) -> int:
+    from forwarder.handler import lambda_handler
+
+    status = 0
+    for path in files:
+        event = _read_event(path)
+        try:
+            result = lambda_handler(event, LocalContext())
+        except ForwarderError as err:
+            print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
+            status = 1
+            continue
+        print(orjson.dumps({"file": str(path), **result}).decode())
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Typed errors: each names what was wrong so a person can act on it."""
+
+
+class ForwarderError(Exception):
+    """Base of every error the forwarder raises on purpose."""
+
+
+class ConfigError(ForwarderError):
+    """An environment variable is missing or holds a value we do not accept."""
+
+
+class PayloadError(ForwarderError):
+    """The event is not a decodable CloudWatch Logs subscription payload."""
+
+
+class NotBase64Error(PayloadError):
+    pass
+
+
+class NotGzipError(PayloadError):
+    pass
+
+
+class TruncatedGzipError(PayloadError):
+    pass
+
+
+class PayloadTooLargeError(PayloadError):
+    pass
+
+
+class NotJsonError(PayloadError):
+    pass
+
+
+class NotAwslogsPayloadError(PayloadError):
+    """Valid JSON, but not the shape CloudWatch Logs sends."""
+
+
+class MissingAwslogsDataError(PayloadError):
+    """The Lambda event has no `awslogs.data` string."""
+
+
+class DeliveryError(ForwarderError):
+    """OpenSearch could not be reached or refused the whole request."""
+
+    def __init__(self, message: str, status: int | None = None, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body

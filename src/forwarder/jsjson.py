@@ -1,0 +1,62 @@
+"""JSON read and written as the Node reference's JSON.parse/JSON.stringify do.
+
+orjson does the work. A few inputs that JSON.parse accepts make orjson raise:
+numbers that overflow a double (JSON.parse gives Infinity, written as null),
+lone UTF-16 surrogates in escapes, and integers over 64 bits when writing.
+Only those take the slower standard-library path, so results stay identical.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+# orjson's messages for the inputs that JSON.parse accepts but orjson does not.
+_STDLIB_CAN_READ = ("infinity", "surrogate", "recursion")
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _finite_or_null(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None  # JSON.stringify(Infinity) is null
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(name)  # NaN / Infinity literals are not JSON
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse like JSON.parse; raises ValueError on what JSON.parse rejects."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        if not any(word in str(err) for word in _STDLIB_CAN_READ):
+            raise
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    try:
+        return json.loads(text, parse_float=_finite_or_null, parse_constant=_reject_constant)
+    except (_NotJson, RecursionError) as err:
+        raise ValueError(f"not JSON: {err}") from None
+
+
+def object_or_none(text: str) -> dict[str, Any] | None:
+    """The parsed object when `text` is wholly valid JSON, else None (extractJson)."""
+    try:
+        value = loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize compactly; falls back for lone surrogates and integers over 64 bits."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()

@@ -1,0 +1,54 @@
+"""JavaScript's numeric test from the reference: `!isNaN(parseFloat(v)) && isFinite(v)`.
+
+A string passes when, after trimming JavaScript white space, it is a finite
+decimal literal (`" 12 "`, `"1.5e3"`, `".5"`, `"+5"`) or a hex/octal/binary
+integer literal (`"0x1A"`); `"Infinity"`, `"NaN"`, `""` and `"12abc"` do not.
+The value is what `1 * v` gives, except that integers stay exact (JavaScript
+rounds them past 2**53).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# StrWhiteSpaceChar of ECMA-262: white space, line terminators and the BOM.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_RADIX = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+_RADIX_BASE = {"x": 16, "o": 8, "b": 2}
+
+
+def js_number(value: object) -> int | float | None:
+    """The number JavaScript's isNumeric would accept `value` as, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip(_JS_SPACE)
+    if not text:
+        return None
+    if _DECIMAL_INT.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text):
+        number = float(text)
+        return number if math.isfinite(number) else None
+    if _RADIX.fullmatch(text):
+        return int(text[2:], _RADIX_BASE[text[1].lower()])
+    return None
+
+
+def js_truthy(value: object) -> bool:
+    """JavaScript truthiness: "", 0, NaN, null and false are falsy; {} and [] are not."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, int | float):
+        return value == value and value != 0
+    return True
