@@ -1,0 +1,332 @@
+"""A local OpenSearch 2.x stand-in on loopback, for the tests and `make demo`.
+
+It checks every request's SigV4 signature (tests/sigv4_check.py) with known test
+credentials, reads gzip bodies, and answers `_bulk` item by item as OpenSearch
+does: `_type` and malformed NDJSON refused, dynamic mappings fixed by the first
+document (so `status: "OK"` after `status: 200` fails that item), the
+1,000-field limit, 413 past `max_content_length`, and Serverless refusing `_id`.
+Faults can be queued: whole-request answers (429, 503, ...) and per-item errors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.sigv4_check import TestCredentials, check
+
+TEN_MIB = 10 * 1024 * 1024
+FIELD_LIMIT = 1000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
+_ACTIONS = ("index", "create", "update", "delete")
+_ACTION_PARAMS = {"_index", "_id", "routing", "version", "version_type", "if_seq_no",
+                  "if_primary_term", "pipeline", "require_alias", "retry_on_conflict"}
+
+# per-item fault: (index, id) -> None, or (status, error type, reason)
+ItemFault = Callable[[str, str | None], tuple[int, str, str] | None]
+
+
+@dataclass
+class Seen:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    status: int
+    wire_bytes: int
+    content_encoding: str | None
+    client_port: int
+    headers: dict[str, str]
+
+
+@dataclass
+class StandIn:
+    service: str = "es"
+    region: str = "us-east-1"
+    credentials: TestCredentials = field(default_factory=TestCredentials)
+    max_content_length: int = TEN_MIB
+    indices: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    queued_answers: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
+    item_fault: ItemFault | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> StandIn:
+        standin = self
+
+        class Handler(_Handler):
+            owner = standin
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server, "start() first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- what tests look at ---------------------------------------------------
+    def documents(self, index: str) -> dict[str, dict[str, Any]]:
+        return {doc_id: doc["_source"] for doc_id, doc in self.indices.get(index, {}).items()}
+
+    def count(self) -> int:
+        return sum(len(docs) for docs in self.indices.values())
+
+    def queue_answer(self, status: int, body: dict[str, Any] | None = None, times: int = 1) -> None:
+        """The next `times` requests get this whole-request answer instead of being served."""
+        answer = body if body is not None else _error(status, _STATUS_ERRORS.get(status, "error"), "injected")
+        for _ in range(times):
+            self.queued_answers.append((status, answer))
+
+    # -- serving --------------------------------------------------------------
+    def handle(self, method: str, target: str, headers: dict[str, str], wire: bytes) -> tuple[int, Any]:
+        auth_error = check(method, target, headers, wire, self.credentials, self.service, self.region)
+        if auth_error:
+            return 403, {"message": auth_error}
+        if len(wire) > self.max_content_length:
+            return 413, {"Message": f"Request size exceeded {self.max_content_length} bytes"}
+        if self.queued_answers:
+            return self.queued_answers.popleft()
+        body = wire
+        if headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = gzip.decompress(wire)
+            except OSError as err:
+                return 400, _error(400, "parse_exception", f"Content-Encoding gzip: {err}")
+        path = urlsplit(target).path
+        parts = [p for p in path.split("/") if p]
+        if method == "POST" and parts and parts[-1] == "_bulk" and len(parts) <= 2:
+            return self._bulk(body, parts[0] if len(parts) == 2 else None)
+        if method == "GET" and not parts:
+            return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.17.0"}}
+        if method == "GET" and parts == ["_cat", "indices"]:
+            return 200, [{"index": name, "docs.count": str(len(docs))} for name, docs in sorted(self.indices.items())]
+        if method == "GET" and len(parts) == 3 and parts[1] == "_doc":
+            doc = self.indices.get(parts[0], {}).get(parts[2])
+            if doc is None:
+                return 404, {"_index": parts[0], "_id": parts[2], "found": False}
+            return 200, {"_index": parts[0], "_id": parts[2], "found": True, **doc}
+        return 400, _error(400, "illegal_argument_exception", f"no handler for {method} {path}")
+
+    def _bulk(self, body: bytes, default_index: str | None) -> tuple[int, Any]:
+        if not body.endswith(b"\n"):
+            return 400, _error(400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]")
+        lines = body.split(b"\n")[:-1]
+        items = []
+        line_no = 0
+        with self._lock:
+            while line_no < len(lines):
+                action_no = line_no + 1
+                try:
+                    action_doc = json.loads(lines[line_no])
+                except ValueError as err:
+                    return 400, _error(400, "json_parse_exception", f"Unexpected character in action/metadata line [{action_no}]: {err}")
+                if not (isinstance(action_doc, dict) and len(action_doc) == 1 and next(iter(action_doc)) in _ACTIONS):
+                    return 400, _error(400, "illegal_argument_exception", f"Malformed action/metadata line [{action_no}], expected one of {list(_ACTIONS)}")
+                op, meta = next(iter(action_doc.items()))
+                unknown = sorted(set(meta) - _ACTION_PARAMS)
+                if unknown:
+                    return 400, _error(400, "illegal_argument_exception", f"Action/metadata line [{action_no}] contains an unknown parameter [{unknown[0]}]")
+                if op == "delete":
+                    line_no += 1
+                    items.append({op: self._delete(meta.get("_index", default_index), meta.get("_id"))})
+                    continue
+                if line_no + 1 >= len(lines):
+                    return 400, _error(400, "illegal_argument_exception", f"Validation Failed: 1: no requests added; action/metadata line [{action_no}] has no source line")
+                source_line = lines[line_no + 1]
+                line_no += 2
+                items.append({op: self._index(op, meta.get("_index", default_index), meta.get("_id"), source_line)})
+        errors = any(next(iter(item.values()))["status"] >= 300 for item in items)
+        return 200, {"took": 1, "errors": errors, "items": items}
+
+    def _index(self, op: str, index: str | None, doc_id: str | None, source_line: bytes) -> dict[str, Any]:
+        head: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if not index:
+            return {**head, **_item_error(400, "action_request_validation_exception", "index is missing")}
+        if index != index.lower() or set(index) & _BAD_INDEX_CHARS or index[0] in "_-+" or len(index.encode()) > 255:
+            return {**head, **_item_error(400, "invalid_index_name_exception", f"Invalid index name [{index}]")}
+        if self.service == "aoss" and doc_id is not None:
+            return {**head, **_item_error(400, "illegal_argument_exception", "Document ID is not supported in create/index operation request")}
+        if self.item_fault:
+            fault = self.item_fault(index, doc_id)
+            if fault:
+                return {**head, **_item_error(*fault)}
+        try:
+            source = json.loads(source_line, object_pairs_hook=_no_duplicates)
+        except ValueError as err:
+            return {**head, **_item_error(400, "mapper_parsing_exception", f"failed to parse: {err}")}
+        if not isinstance(source, dict):
+            return {**head, **_item_error(400, "mapper_parsing_exception", "failed to parse, document is empty or not an object")}
+        mapping = dict(self.mappings.get(index, {}))
+        problem = _map(source, "", mapping, doc_id)
+        if problem is None and len(mapping) > FIELD_LIMIT:
+            problem = ("illegal_argument_exception", f"Limit of total fields [{FIELD_LIMIT}] has been exceeded")
+        if problem:
+            return {**head, **_item_error(400, *problem)}
+        self.mappings[index] = mapping
+        docs = self.indices.setdefault(index, {})
+        doc_id = doc_id or f"auto-{next(self._ids):012d}"
+        head["_id"] = doc_id
+        if doc_id in docs:
+            if op == "create":
+                return {**head, **_item_error(409, "version_conflict_engine_exception", f"[{doc_id}]: version conflict, document already exists")}
+            version = docs[doc_id]["_version"] + 1
+            result, status = "updated", 200
+        else:
+            version, result, status = 1, "created", 201
+        docs[doc_id] = {"_source": source, "_version": version}
+        return {**head, "_version": version, "result": result, "_shards": {"total": 2, "successful": 1, "failed": 0},
+                "_seq_no": next(self._ids), "_primary_term": 1, "status": status}
+
+    def _delete(self, index: str | None, doc_id: str | None) -> dict[str, Any]:
+        found = self.indices.get(index or "", {}).pop(doc_id or "", None)
+        return {"_index": index, "_id": doc_id, "result": "deleted" if found else "not_found", "status": 200 if found else 404}
+
+
+# -- dynamic mapping, as OpenSearch infers it -------------------------------------
+def _kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "date" if _DATE.match(value) else "text"
+    return None
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """Whether a value goes into a field already mapped as `kind` (OpenSearch coerces)."""
+    if value is None:
+        return True
+    if kind == "object":
+        return isinstance(value, dict)
+    if isinstance(value, dict):
+        return False
+    if kind == "text":
+        return True
+    if kind in ("long", "float"):
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int | float):
+            return True
+        try:
+            float(str(value))
+            return True
+        except ValueError:
+            return False
+    if kind == "boolean":
+        return isinstance(value, bool) or value in ("true", "false", "")
+    if kind == "date":
+        return isinstance(value, int) or (isinstance(value, str) and bool(_DATE.match(value)))
+    return True
+
+
+def _map(source: dict[str, Any], prefix: str, mapping: dict[str, str], doc_id: str | None) -> tuple[str, str] | None:
+    for key, value in source.items():
+        path = prefix + key
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            known = mapping.get(path)
+            if known is None:
+                kind = _kind(item)
+                if kind is None:
+                    continue
+                mapping[path] = kind
+                known = kind
+            if not _fits(known, item):
+                if known == "object":
+                    return ("mapper_parsing_exception", f"object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value")
+                preview = json.dumps(item)[:40]
+                return ("mapper_parsing_exception", f"failed to parse field [{path}] of type [{known}] in document with id '{doc_id}'. Preview of field's value: '{preview}'")
+            if isinstance(item, dict):
+                problem = _map(item, path + ".", mapping, doc_id)
+                if problem:
+                    return problem
+    return None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"Duplicate field '{key}'")
+        result[key] = value
+    return result
+
+
+_STATUS_ERRORS = {
+    429: "es_rejected_execution_exception",
+    502: "bad_gateway",
+    503: "unavailable_shards_exception",
+    504: "gateway_timeout",
+}
+
+
+def _error(status: int, kind: str, reason: str) -> dict[str, Any]:
+    cause = {"type": kind, "reason": reason}
+    return {"error": {"root_cause": [cause], **cause}, "status": status}
+
+
+def _item_error(status: int, kind: str, reason: str) -> dict[str, Any]:
+    return {"status": status, "error": {"type": kind, "reason": reason}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: StandIn
+    protocol_version = "HTTP/1.1"  # keep-alive, as OpenSearch
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet tests
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        wire = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, answer = self.owner.handle(self.command, self.path, headers, wire)
+        payload = json.dumps(answer).encode()
+        self.owner.seen.append(
+            Seen(self.command, self.path, status, len(wire), headers.get("content-encoding"),
+                 self.client_address[1], headers)
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
