@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
 SERVICE = "cwl-opensearch-forwarder"
 
+
+class _CurrentStream:
+    """Writes to whatever sys.stdout (or sys.stderr) is at the time of the write,
+    so a local command can move logs to stderr and tests can capture them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _target(self) -> TextIO:
+        stream: TextIO = getattr(sys, self.name)
+        return stream
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+
+_stream = _CurrentStream("stdout")
+
 # Level from POWERTOOLS_LOG_LEVEL / LOG_LEVEL (Powertools reads them), INFO otherwise.
-logger = Logger(service=SERVICE)
+logger = Logger(service=SERVICE, stream=_stream)  # type: ignore[arg-type]
 
 
 def log_to_stderr() -> None:
     """Local commands keep stdout for their output (e.g. the NDJSON of --dry-run)."""
-    handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        handler.setStream(sys.stderr)
+    _stream.name = "stderr"

@@ -1,0 +1,53 @@
+"""Configuration: validated once; a wrong value names the variable and what it accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from forwarder.errors import ConfigError
+from forwarder.settings import Settings
+
+BASE = {"OPENSEARCH_ENDPOINT": "https://search-logs.eu-west-1.es.amazonaws.com", "AWS_REGION": "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "endpoint"),
+    [("https://search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
+     ("search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
+     ("https://search-logs.eu-west-1.es.amazonaws.com/", "https://search-logs.eu-west-1.es.amazonaws.com"),
+     ("http://127.0.0.1:9200", "http://127.0.0.1:9200")],
+)
+def test_endpoint_forms_the_blueprint_accepted(value: str, endpoint: str) -> None:
+    assert Settings.from_env({**BASE, "OPENSEARCH_ENDPOINT": value}).endpoint == endpoint
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.service, settings.index_prefix, settings.max_payload_bytes) == ("es", "mydata", 64 * 1024 * 1024)
+
+
+def test_region_is_read_from_the_endpoint_when_aws_region_is_unset() -> None:
+    assert Settings.from_env({"OPENSEARCH_ENDPOINT": BASE["OPENSEARCH_ENDPOINT"]}).region == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OPENSEARCH_ENDPOINT", ""), ("OPENSEARCH_ENDPOINT", "ftp://x"), ("OPENSEARCH_ENDPOINT", "https://h/_bulk"),
+     ("OPENSEARCH_ENDPOINT", "http://search.example.com"), ("OPENSEARCH_SERVICE", "elasticsearch"),
+     ("INDEX_PREFIX", "MyData"), ("INDEX_PREFIX", "_logs"), ("INDEX_PREFIX", "a b"),
+     ("MAX_PAYLOAD_BYTES", "lots"), ("MAX_PAYLOAD_BYTES", "0"), ("OPENSEARCH_READ_TIMEOUT", "-1")],
+)
+def test_a_wrong_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_no_region_anywhere_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="AWS_REGION"):
+        Settings.from_env({"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200"})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env(BASE)
+    with pytest.raises(AttributeError):
+        settings.index_prefix = "x"  # type: ignore[misc]
