@@ -17,14 +17,46 @@ APIS = ["payments-api", "Orders-API", "nginx-ingress", "worker_v2", "coredns"]
 WORDS = ["order", "charge", "user", "cache", "retry", "timeout", "ok", "Grüße", "東京", "café", "🚀"]
 
 NUMERIC_LOOKING = [
-    " 12 ", "1.5e3", "0x1A", "0b101", "0o17", "-0", "+5", ".5", "5.", "1e21", "007",
-    "\u00a012\u00a0", "\t3\n", "12345678901234567890", "1.0", "-2.50",
-    "Infinity", "-Infinity", "NaN", "", "  ", "12abc", "1e400", "0x", "-0x1A", "1_000", "١٢",
+    " 12 ",
+    "1.5e3",
+    "0x1A",
+    "0b101",
+    "0o17",
+    "-0",
+    "+5",
+    ".5",
+    "5.",
+    "1e21",
+    "007",
+    "\u00a012\u00a0",
+    "\t3\n",
+    "12345678901234567890",
+    "1.0",
+    "-2.50",
+    "Infinity",
+    "-Infinity",
+    "NaN",
+    "",
+    "  ",
+    "12abc",
+    "1e400",
+    "0x",
+    "-0x1A",
+    "1_000",
+    "١٢",
 ]
 JSONISH = [
-    '{"trace":"abc","n":1}', 'prefix {"a":{"b":[1,2,{"c":null}]}}', "{broken", "{}", "{ }",
-    '{"big":12345678901234567890,"f":1.0,"e":1e21,"neg":-0.0}', '{"dup":1,"dup":2}',
-    '{"s":"\\ud800 lone"}', '{"inf":1e400}', 'x { "spaced" : true } ', '{"a":1} trailing',
+    '{"trace":"abc","n":1}',
+    'prefix {"a":{"b":[1,2,{"c":null}]}}',
+    "{broken",
+    "{}",
+    "{ }",
+    '{"big":12345678901234567890,"f":1.0,"e":1e21,"neg":-0.0}',
+    '{"dup":1,"dup":2}',
+    '{"s":"\\ud800 lone"}',
+    '{"inf":1e400}',
+    'x { "spaced" : true } ',
+    '{"a":1} trailing',
 ]
 
 
@@ -41,7 +73,9 @@ def _text(rng: random.Random, n: int) -> str:
 def _fluent_record(rng: random.Random, at: int) -> str:
     inner: Any = _text(rng, rng.randint(2, 8))
     if rng.random() < 0.3:
-        inner = json.dumps({"level": rng.choice(["info", "error"]), "msg": _text(rng, 3), "status": rng.choice([200, 404, "OK"])})
+        inner = json.dumps(
+            {"level": rng.choice(["info", "error"]), "msg": _text(rng, 3), "status": rng.choice([200, 404, "OK"])}
+        )
     record = {
         "log": inner,
         "stream": rng.choice(["stdout", "stderr"]),
@@ -74,22 +108,26 @@ def _message(rng: random.Random, at: int, shapes: tuple[int, ...]) -> tuple[str,
         return _text(rng, rng.randint(1, 12)), None
     if shape == 3:
         rid = f"{rng.getrandbits(32):08x}-1b2a-4c3d-9e8f-7a6b5c4d3e2f"
-        return rng.choice([
-            f"START RequestId: {rid} Version: $LATEST\n",
-            f"END RequestId: {rid}\n",
-            f"REPORT RequestId: {rid}\tDuration: {rng.uniform(1, 900):.2f} ms\tBilled Duration: 10 ms\tMemory Size: 256 MB\tMax Memory Used: 81 MB\t\n",
-            f"2026-11-22T16:53:20.120Z\t{rid}\tINFO\t{{\"level\":\"INFO\",\"n\":{rng.randint(0, 99)}}}\n",
-        ]), None
+        return rng.choice(
+            [
+                f"START RequestId: {rid} Version: $LATEST\n",
+                f"END RequestId: {rid}\n",
+                f"REPORT RequestId: {rid}\tDuration: {rng.uniform(1, 900):.2f} ms\tBilled Duration: 10 ms\t"
+                "Memory Size: 256 MB\tMax Memory Used: 81 MB\t\n",
+                f'2026-11-22T16:53:20.120Z\t{rid}\tINFO\t{{"level":"INFO","n":{rng.randint(0, 99)}}}\n',
+            ]
+        ), None
     if shape == 4:
         status = rng.choice(["200", "404", "503"])
-        line = f'10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)} - - [22/Nov/2026:10:00:00 +0000] "GET /api/{rng.choice(WORDS)} HTTP/1.1" {status} {rng.randint(0, 9999)}'
-        return line, None
+        ip = f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}"
+        request = f"GET /api/{rng.choice(WORDS)} HTTP/1.1"
+        return f'{ip} - - [22/Nov/2026:10:00:00 +0000] "{request}" {status} {rng.randint(0, 9999)}', None
     if shape == 5:
         fields = {
             "ip": f"10.0.0.{rng.randint(1, 250)}",
             "status": rng.choice(NUMERIC_LOOKING),
             "bytes": rng.choice(NUMERIC_LOOKING),
-            "ctx": rng.choice(JSONISH + ["-", ""]),
+            "ctx": rng.choice([*JSONISH, "-", ""]),
             "msg": _text(rng, 3),
         }
         if rng.random() < 0.3:
@@ -100,18 +138,23 @@ def _message(rng: random.Random, at: int, shapes: tuple[int, ...]) -> tuple[str,
         frames = "".join(f"\n\tat com.example.C{i}.m(C{i}.java:{i * 7})" for i in range(rng.randint(2, 12)))
         return f"java.lang.IllegalStateException: {_text(rng, 3)}{frames}", None
     if shape == 7:
-        return f"{_text(rng, 2)} {{\"k\": \"{rng.choice(WORDS)}\", \"v\": [{rng.random()}, {rng.randint(-5, 5)}]}}", None
+        return f'{_text(rng, 2)} {{"k": "{rng.choice(WORDS)}", "v": [{rng.random()}, {rng.randint(-5, 5)}]}}', None
     return rng.choice(JSONISH), None
 
 
-def payload(rng: random.Random, events: int, group: str | None = None,
-            shapes: tuple[int, ...] = ALL_SHAPES) -> dict[str, Any]:
+def payload(
+    rng: random.Random, events: int, group: str | None = None, shapes: tuple[int, ...] = ALL_SHAPES
+) -> dict[str, Any]:
     start = BASE_MS + rng.randint(-3, 3) * DAY_MS - rng.randint(0, 120_000)
     log_events = []
     for i in range(events):
         at = start + i * rng.randint(0, 400)
         message, fields = _message(rng, at, shapes)
-        event: dict[str, Any] = {"id": f"{38112345678901234567890123456789012345678901234567 + at + i:056d}", "timestamp": at, "message": message}
+        event: dict[str, Any] = {
+            "id": f"{38112345678901234567890123456789012345678901234567 + at + i:056d}",
+            "timestamp": at,
+            "message": message,
+        }
         if fields is not None:
             event["extractedFields"] = fields
         log_events.append(event)

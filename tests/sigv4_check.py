@@ -100,9 +100,7 @@ def check(
         ]
     )
     scope = f"{match['date']}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = _hmac(("AWS4" + credentials.secret_key).encode(), match["date"])
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)

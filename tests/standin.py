@@ -29,8 +29,18 @@ FIELD_LIMIT = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 _ACTIONS = ("index", "create", "update", "delete")
-_ACTION_PARAMS = {"_index", "_id", "routing", "version", "version_type", "if_seq_no",
-                  "if_primary_term", "pipeline", "require_alias", "retry_on_conflict"}
+_ACTION_PARAMS = {
+    "_index",
+    "_id",
+    "routing",
+    "version",
+    "version_type",
+    "if_seq_no",
+    "if_primary_term",
+    "pipeline",
+    "require_alias",
+    "retry_on_conflict",
+}
 
 # per-item fault: (index, id) -> None, or (status, error type, reason)
 ItemFault = Callable[[str, str | None], tuple[int, str, str] | None]
@@ -139,7 +149,9 @@ class StandIn:
 
     def _bulk(self, body: bytes, default_index: str | None) -> tuple[int, Any]:
         if not body.endswith(b"\n"):
-            return 400, _error(400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]")
+            return 400, _error(
+                400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]"
+            )
         lines = body.split(b"\n")[:-1]
         items = []
         line_no = 0
@@ -149,19 +161,36 @@ class StandIn:
                 try:
                     action_doc = json.loads(lines[line_no])
                 except ValueError as err:
-                    return 400, _error(400, "json_parse_exception", f"Unexpected character in action/metadata line [{action_no}]: {err}")
+                    return 400, _error(
+                        400,
+                        "json_parse_exception",
+                        f"Unexpected character in action/metadata line [{action_no}]: {err}",
+                    )
                 if not (isinstance(action_doc, dict) and len(action_doc) == 1 and next(iter(action_doc)) in _ACTIONS):
-                    return 400, _error(400, "illegal_argument_exception", f"Malformed action/metadata line [{action_no}], expected one of {list(_ACTIONS)}")
+                    return 400, _error(
+                        400,
+                        "illegal_argument_exception",
+                        f"Malformed action/metadata line [{action_no}], expected one of {list(_ACTIONS)}",
+                    )
                 op, meta = next(iter(action_doc.items()))
                 unknown = sorted(set(meta) - _ACTION_PARAMS)
                 if unknown:
-                    return 400, _error(400, "illegal_argument_exception", f"Action/metadata line [{action_no}] contains an unknown parameter [{unknown[0]}]")
+                    return 400, _error(
+                        400,
+                        "illegal_argument_exception",
+                        f"Action/metadata line [{action_no}] contains an unknown parameter [{unknown[0]}]",
+                    )
                 if op == "delete":
                     line_no += 1
                     items.append({op: self._delete(meta.get("_index", default_index), meta.get("_id"))})
                     continue
                 if line_no + 1 >= len(lines):
-                    return 400, _error(400, "illegal_argument_exception", f"Validation Failed: 1: no requests added; action/metadata line [{action_no}] has no source line")
+                    return 400, _error(
+                        400,
+                        "illegal_argument_exception",
+                        f"Validation Failed: 1: no requests added; action/metadata line [{action_no}] "
+                        "has no source line",
+                    )
                 source_line = lines[line_no + 1]
                 line_no += 2
                 items.append({op: self._index(op, meta.get("_index", default_index), meta.get("_id"), source_line)})
@@ -175,7 +204,12 @@ class StandIn:
         if index != index.lower() or set(index) & _BAD_INDEX_CHARS or index[0] in "_-+" or len(index.encode()) > 255:
             return {**head, **_item_error(400, "invalid_index_name_exception", f"Invalid index name [{index}]")}
         if self.service == "aoss" and doc_id is not None:
-            return {**head, **_item_error(400, "illegal_argument_exception", "Document ID is not supported in create/index operation request")}
+            return {
+                **head,
+                **_item_error(
+                    400, "illegal_argument_exception", "Document ID is not supported in create/index operation request"
+                ),
+            }
         if self.item_fault:
             fault = self.item_fault(index, doc_id)
             if fault:
@@ -185,7 +219,10 @@ class StandIn:
         except ValueError as err:
             return {**head, **_item_error(400, "mapper_parsing_exception", f"failed to parse: {err}")}
         if not isinstance(source, dict):
-            return {**head, **_item_error(400, "mapper_parsing_exception", "failed to parse, document is empty or not an object")}
+            return {
+                **head,
+                **_item_error(400, "mapper_parsing_exception", "failed to parse, document is empty or not an object"),
+            }
         mapping = dict(self.mappings.get(index, {}))
         problem = _map(source, "", mapping, doc_id)
         if problem is None and len(mapping) > FIELD_LIMIT:
@@ -198,18 +235,37 @@ class StandIn:
         head["_id"] = doc_id
         if doc_id in docs:
             if op == "create":
-                return {**head, **_item_error(409, "version_conflict_engine_exception", f"[{doc_id}]: version conflict, document already exists")}
+                return {
+                    **head,
+                    **_item_error(
+                        409,
+                        "version_conflict_engine_exception",
+                        f"[{doc_id}]: version conflict, document already exists",
+                    ),
+                }
             version = docs[doc_id]["_version"] + 1
             result, status = "updated", 200
         else:
             version, result, status = 1, "created", 201
         docs[doc_id] = {"_source": source, "_version": version}
-        return {**head, "_version": version, "result": result, "_shards": {"total": 2, "successful": 1, "failed": 0},
-                "_seq_no": next(self._ids), "_primary_term": 1, "status": status}
+        return {
+            **head,
+            "_version": version,
+            "result": result,
+            "_shards": {"total": 2, "successful": 1, "failed": 0},
+            "_seq_no": next(self._ids),
+            "_primary_term": 1,
+            "status": status,
+        }
 
     def _delete(self, index: str | None, doc_id: str | None) -> dict[str, Any]:
         found = self.indices.get(index or "", {}).pop(doc_id or "", None)
-        return {"_index": index, "_id": doc_id, "result": "deleted" if found else "not_found", "status": 200 if found else 404}
+        return {
+            "_index": index,
+            "_id": doc_id,
+            "result": "deleted" if found else "not_found",
+            "status": 200 if found else 404,
+        }
 
 
 # -- dynamic mapping, as OpenSearch infers it -------------------------------------
@@ -270,9 +326,17 @@ def _map(source: dict[str, Any], prefix: str, mapping: dict[str, str], doc_id: s
                 known = kind
             if not _fits(known, item):
                 if known == "object":
-                    return ("mapper_parsing_exception", f"object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value")
+                    return (
+                        "mapper_parsing_exception",
+                        f"object mapping for [{path}] tried to parse field [{path}] as object, "
+                        "but found a concrete value",
+                    )
                 preview = json.dumps(item)[:40]
-                return ("mapper_parsing_exception", f"failed to parse field [{path}] of type [{known}] in document with id '{doc_id}'. Preview of field's value: '{preview}'")
+                return (
+                    "mapper_parsing_exception",
+                    f"failed to parse field [{path}] of type [{known}] in document with id '{doc_id}'. "
+                    f"Preview of field's value: '{preview}'",
+                )
             if isinstance(item, dict):
                 problem = _map(item, path + ".", mapping, doc_id)
                 if problem:
@@ -310,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: StandIn
     protocol_version = "HTTP/1.1"  # keep-alive, as OpenSearch
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet tests
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:
@@ -320,8 +384,15 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = self.owner.handle(self.command, self.path, headers, wire)
         payload = json.dumps(answer).encode()
         self.owner.seen.append(
-            Seen(self.command, self.path, status, len(wire), headers.get("content-encoding"),
-                 self.client_address[1], headers)
+            Seen(
+                self.command,
+                self.path,
+                status,
+                len(wire),
+                headers.get("content-encoding"),
+                self.client_address[1],
+                headers,
+            )
         )
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -40,8 +40,14 @@ def test_a_data_message_decodes_into_a_typed_payload() -> None:
 
 
 def test_a_control_message_decodes_as_control() -> None:
-    doc = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
-           "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE"}]}
+    doc = {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE"}],
+    }
     assert decode.decode_event(payload_gen.event_for(doc), MAX).is_control
 
 
@@ -58,8 +64,13 @@ def test_a_control_message_decodes_as_control() -> None:
         (event_of(gzip.compress(b"{not json")), NotJsonError, "not JSON"),
         (event_of(gzip.compress(b"[1, 2]")), NotAwslogsPayloadError, "list"),
         (event_of(gzip.compress(b'{"messageType": "OTHER"}')), NotAwslogsPayloadError, "messageType"),
-        (event_of(gzip.compress(b'{"messageType": "DATA_MESSAGE", "owner": "1", "logStream": "s", "logEvents": []}')),
-         NotAwslogsPayloadError, "logGroup"),
+        (
+            event_of(
+                gzip.compress(b'{"messageType": "DATA_MESSAGE", "owner": "1", "logStream": "s", "logEvents": []}')
+            ),
+            NotAwslogsPayloadError,
+            "logGroup",
+        ),
     ],
 )
 def test_each_kind_of_bad_input_gets_its_own_error_naming_the_problem(event, error, words) -> None:
@@ -120,7 +131,9 @@ def test_base64_wrapped_in_lines_is_accepted() -> None:
 
 
 def test_invalid_utf8_is_kept_as_u_fffd() -> None:
-    raw = (b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s",'
-           b'"logEvents":[{"id":"1","timestamp":1,"message":"caf\xc3 \xff end"}]}')
+    raw = (
+        b'{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s",'
+        b'"logEvents":[{"id":"1","timestamp":1,"message":"caf\xc3 \xff end"}]}'
+    )
     payload = decode.decode_event(event_of(gzip.compress(raw)), MAX)
     assert payload.log_events[0]["message"] == "caf\ufffd \ufffd end"

@@ -30,10 +30,16 @@ def one_event(message: str, id: str, ts: int = 1_795_391_999_000) -> dict:
 
 
 def event_with(*log_events: dict, group: str = GROUP) -> dict:
-    return payload_gen.event_for({
-        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": group,
-        "logStream": "s-1", "subscriptionFilters": ["f"], "logEvents": list(log_events),
-    })
+    return payload_gen.event_for(
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": group,
+            "logStream": "s-1",
+            "subscriptionFilters": ["f"],
+            "logEvents": list(log_events),
+        }
+    )
 
 
 def test_every_event_is_indexed_by_its_id_with_a_signed_request(forwarder_env: StandIn) -> None:
@@ -67,8 +73,16 @@ def test_one_connection_is_reused_across_warm_invocations(forwarder_env: StandIn
 
 
 def test_a_control_message_sends_nothing_and_succeeds(forwarder_env: StandIn, capfd) -> None:
-    event = payload_gen.event_for({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
-                                   "logStream": "", "subscriptionFilters": [], "logEvents": []})
+    event = payload_gen.event_for(
+        {
+            "messageType": "CONTROL_MESSAGE",
+            "owner": "CloudwatchLogs",
+            "logGroup": "",
+            "logStream": "",
+            "subscriptionFilters": [],
+            "logEvents": [],
+        }
+    )
     assert handler.lambda_handler(event, LocalContext()) == {"status": "control_message"}
     assert forwarder_env.seen == []
     lines = log_lines(capfd.readouterr().out)
@@ -77,8 +91,10 @@ def test_a_control_message_sends_nothing_and_succeeds(forwarder_env: StandIn, ca
 
 @pytest.mark.parametrize(
     ("event", "error"),
-    [({"awslogs": {"data": "%%%not base64%%%"}}, NotBase64Error),
-     ({"awslogs": {"data": base64.b64encode(b"hello").decode()}}, NotGzipError)],
+    [
+        ({"awslogs": {"data": "%%%not base64%%%"}}, NotBase64Error),
+        ({"awslogs": {"data": base64.b64encode(b"hello").decode()}}, NotGzipError),
+    ],
 )
 def test_bad_input_is_one_structured_log_line_and_a_typed_error(forwarder_env: StandIn, capfd, event, error) -> None:
     with pytest.raises(error):
@@ -102,10 +118,15 @@ def test_a_mapping_conflict_is_reported_item_by_item_and_fails_the_invocation(fo
         handler.lambda_handler(event, LocalContext())
     index = "mydata-payments-payments-api-2026.11.22"
     assert set(forwarder_env.documents(index)) == {"a", "c"}
-    report = [line for line in log_lines(capfd.readouterr().out) if line["message"] == "bulk report"][0]
+    report = next(line for line in log_lines(capfd.readouterr().out) if line["message"] == "bulk report")
     assert report["report"] == {"log_group": GROUP, "events": 3, "attempted": 3, "indexed": 2, "failed": 1}
     (item,) = report["failed_items"]
-    assert (item["index"], item["id"], item["status"], item["error_type"]) == (index, "b", 400, "mapper_parsing_exception")
+    assert (item["index"], item["id"], item["status"], item["error_type"]) == (
+        index,
+        "b",
+        400,
+        "mapper_parsing_exception",
+    )
     assert "failed to parse field [status] of type [long]" in item["reason"]
 
 
@@ -113,7 +134,7 @@ def test_the_field_limit_is_reported_with_its_reason(forwarder_env: StandIn, cap
     wide = json.dumps({f"f{i}": i for i in range(1001)})
     with pytest.raises(handler.PartialFailureError):
         handler.lambda_handler(event_with(one_event(wide, "w")), LocalContext())
-    report = [line for line in log_lines(capfd.readouterr().out) if line["message"] == "bulk report"][0]
+    report = next(line for line in log_lines(capfd.readouterr().out) if line["message"] == "bulk report")
     assert "Limit of total fields [1000] has been exceeded" in report["failed_items"][0]["reason"]
 
 
@@ -131,34 +152,39 @@ def test_a_refused_request_fails_the_invocation_so_lambda_retries(forwarder_env:
 def test_a_body_over_the_domain_limit_gets_413(forwarder_env: StandIn) -> None:
     forwarder_env.max_content_length = 2000
     doc = payload_gen.clean_payload(seed=13, events=50)
-    with pytest.raises(DeliveryError, match="413.*Request size exceeded 2000 bytes"):
+    with pytest.raises(DeliveryError, match=r"413.*Request size exceeded 2000 bytes"):
         handler.lambda_handler(payload_gen.event_for(doc), LocalContext())
 
 
 def test_wrong_credentials_are_refused_by_the_signature_check(forwarder_env: StandIn, monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    with pytest.raises(DeliveryError, match="403.*signature we calculated does not match"):
+    with pytest.raises(DeliveryError, match=r"403.*signature we calculated does not match"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
 
 
 def test_a_missing_session_token_is_refused(forwarder_env: StandIn, monkeypatch) -> None:
     monkeypatch.delenv("AWS_SESSION_TOKEN")
-    with pytest.raises(DeliveryError, match="403.*security token"):
+    with pytest.raises(DeliveryError, match=r"403.*security token"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
 
 
 def test_an_unreachable_endpoint_is_a_delivery_error_naming_it(forwarder_env: StandIn, monkeypatch) -> None:
     forwarder_env.stop()
-    with pytest.raises(DeliveryError, match="no answer from http://127.0.0.1"):
+    with pytest.raises(DeliveryError, match=r"no answer from http://127\.0\.0\.1"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
 
 
 def test_serverless_is_signed_for_aoss(monkeypatch) -> None:
     with StandIn(service="aoss") as server:
         creds = server.credentials
-        for name, value in {"OPENSEARCH_ENDPOINT": server.url, "OPENSEARCH_SERVICE": "aoss", "AWS_REGION": "us-east-1",
-                            "AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-                            "AWS_SESSION_TOKEN": creds.session_token or ""}.items():
+        for name, value in {
+            "OPENSEARCH_ENDPOINT": server.url,
+            "OPENSEARCH_SERVICE": "aoss",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_SESSION_TOKEN": creds.session_token or "",
+        }.items():
             monkeypatch.setenv(name, value)
         handler.reset_runtime()
         try:
@@ -188,8 +214,26 @@ def test_tls_is_verified_so_an_untrusted_certificate_is_refused(tmp_path, monkey
 def tls_server(tmp_path):
     """A loopback HTTPS server with a self-signed certificate that no CA vouches for."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import json
+from pathlib import Path
 
 from forwarder import bulk, decode, transform
 from tests import payload_gen
@@ -48,7 +48,7 @@ def test_sample_events_match_the_reference() -> None:
 
     files = sorted((REPO / "events").glob("*.json"))
     for answer in reference_files(files):
-        event = json.loads(open(answer["file"], encoding="utf-8").read())
+        event = json.loads(Path(answer["file"]).read_text(encoding="utf-8"))
         if answer["body"] is None:
             assert decode.decode_event(event, MAX).is_control
             assert ours(event) == b""
@@ -77,4 +77,3 @@ def test_payload_with_lone_surrogate_escapes_matches_the_reference() -> None:
     line = json.dumps(doc)  # ensure_ascii: the surrogates travel as \\u escapes
     (answer,) = reference_bodies([line])
     assert_same_documents(ours(payload_gen.encode(line.encode())), answer["body"], "lone surrogates")
-

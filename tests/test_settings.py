@@ -12,10 +12,12 @@ BASE = {"OPENSEARCH_ENDPOINT": "https://search-logs.eu-west-1.es.amazonaws.com",
 
 @pytest.mark.parametrize(
     ("value", "endpoint"),
-    [("https://search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
-     ("search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
-     ("https://search-logs.eu-west-1.es.amazonaws.com/", "https://search-logs.eu-west-1.es.amazonaws.com"),
-     ("http://127.0.0.1:9200", "http://127.0.0.1:9200")],
+    [
+        ("https://search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
+        ("search-logs.eu-west-1.es.amazonaws.com", "https://search-logs.eu-west-1.es.amazonaws.com"),
+        ("https://search-logs.eu-west-1.es.amazonaws.com/", "https://search-logs.eu-west-1.es.amazonaws.com"),
+        ("http://127.0.0.1:9200", "http://127.0.0.1:9200"),
+    ],
 )
 def test_endpoint_forms_the_blueprint_accepted(value: str, endpoint: str) -> None:
     assert Settings.from_env({**BASE, "OPENSEARCH_ENDPOINT": value}).endpoint == endpoint
@@ -32,10 +34,19 @@ def test_region_is_read_from_the_endpoint_when_aws_region_is_unset() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("OPENSEARCH_ENDPOINT", ""), ("OPENSEARCH_ENDPOINT", "ftp://x"), ("OPENSEARCH_ENDPOINT", "https://h/_bulk"),
-     ("OPENSEARCH_ENDPOINT", "http://search.example.com"), ("OPENSEARCH_SERVICE", "elasticsearch"),
-     ("INDEX_PREFIX", "MyData"), ("INDEX_PREFIX", "_logs"), ("INDEX_PREFIX", "a b"),
-     ("MAX_PAYLOAD_BYTES", "lots"), ("MAX_PAYLOAD_BYTES", "0"), ("OPENSEARCH_READ_TIMEOUT", "-1")],
+    [
+        ("OPENSEARCH_ENDPOINT", ""),
+        ("OPENSEARCH_ENDPOINT", "ftp://x"),
+        ("OPENSEARCH_ENDPOINT", "https://h/_bulk"),
+        ("OPENSEARCH_ENDPOINT", "http://search.example.com"),
+        ("OPENSEARCH_SERVICE", "elasticsearch"),
+        ("INDEX_PREFIX", "MyData"),
+        ("INDEX_PREFIX", "_logs"),
+        ("INDEX_PREFIX", "a b"),
+        ("MAX_PAYLOAD_BYTES", "lots"),
+        ("MAX_PAYLOAD_BYTES", "0"),
+        ("OPENSEARCH_READ_TIMEOUT", "-1"),
+    ],
 )
 def test_a_wrong_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):

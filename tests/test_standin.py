@@ -22,7 +22,9 @@ def send(server: StandIn, body: bytes, *, tamper: bool = False, gzip_body: bool 
     request = AWSRequest(method="POST", url=server.url + "/_bulk", data=wire, headers=headers)
     if sign:
         c = server.credentials
-        SigV4Auth(Credentials(c.access_key, c.secret_key, c.session_token), server.service, server.region).add_auth(request)
+        SigV4Auth(Credentials(c.access_key, c.secret_key, c.session_token), server.service, server.region).add_auth(
+            request
+        )
     if tamper:
         wire = wire.replace(b"a", b"b", 1)
     answer = urllib3.request("POST", server.url + "/_bulk", body=wire, headers=dict(request.headers.items()))
@@ -70,9 +72,11 @@ def test_items_are_answered_one_by_one_with_created_then_updated(standin: StandI
 
 @pytest.mark.parametrize(
     ("first", "second", "error"),
-    [(b'{"s":200}', b'{"s":"OK"}', "failed to parse field [s] of type [long]"),
-     (b'{"o":{"x":1}}', b'{"o":"flat"}', "object mapping for [o]"),
-     (b'{"d":1}', b'{"d":1,"d":2}', "Duplicate field 'd'")],
+    [
+        (b'{"s":200}', b'{"s":"OK"}', "failed to parse field [s] of type [long]"),
+        (b'{"o":{"x":1}}', b'{"o":"flat"}', "object mapping for [o]"),
+        (b'{"d":1}', b'{"d":1,"d":2}', "Duplicate field 'd'"),
+    ],
 )
 def test_dynamic_mapping_conflicts_fail_only_that_item(standin: StandIn, first, second, error) -> None:
     other = b'{"index":{"_index":"mydata-a-b-2026.11.22","_id":"2"}}\n'

@@ -28,21 +28,41 @@ def only_source(*events: dict, group: str = GROUP) -> dict:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [(" 12 ", 12), ("1.5e3", 1500.0), ("0x1A", 26), ("0b101", 5), ("0o17", 15), (".5", 0.5),
-     ("5.", 5.0), ("+5", 5), ("-0", 0), ("\u00a07\ufeff", 7), ("12345678901234567890", 12345678901234567890)],
+    [
+        (" 12 ", 12),
+        ("1.5e3", 1500.0),
+        ("0x1A", 26),
+        ("0b101", 5),
+        ("0o17", 15),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+5", 5),
+        ("-0", 0),
+        ("\u00a07\ufeff", 7),
+        ("12345678901234567890", 12345678901234567890),
+    ],
 )
 def test_javascript_numeric_strings_become_numbers(text: str, number: float) -> None:
     assert js_number(text) == number
     assert type(js_number(text)) is type(number)
 
 
-@pytest.mark.parametrize("text", ["Infinity", "-Infinity", "NaN", "", "   ", "12abc", "1e400", "-0x1A", "1_000", "١٢", "0x"])
+@pytest.mark.parametrize(
+    "text", ["Infinity", "-Infinity", "NaN", "", "   ", "12abc", "1e400", "-0x1A", "1_000", "١٢", "0x"]
+)
 def test_strings_javascript_does_not_count_as_numbers_stay_strings(text: str) -> None:
     assert js_number(text) is None
 
 
 def test_extracted_fields_numbers_json_and_empty_values() -> None:
-    fields = {"status": "200", "latency": "0.012", "ctx": 'x {"trace":"abc"}', "user": "", "hex": "0x1A", "inf": "Infinity"}
+    fields = {
+        "status": "200",
+        "latency": "0.012",
+        "ctx": 'x {"trace":"abc"}',
+        "user": "",
+        "hex": "0x1A",
+        "inf": "Infinity",
+    }
     source = only_source(event("raw line", extractedFields=fields))
     assert source["status"] == 200 and source["latency"] == 0.012 and source["hex"] == 26
     assert source["ctx"] == 'x {"trace":"abc"}' and source["$ctx"] == {"trace": "abc"}
@@ -75,7 +95,10 @@ def test_at_fields_overwrite_same_named_keys_but_keep_their_position() -> None:
 def test_utc_day_boundary_picks_the_index_of_the_event_day() -> None:
     before, after = 1_795_391_999_999, 1_795_392_000_000  # 23:59:59.999Z and 00:00:00.000Z
     docs = transform.to_documents(payload(event("a", before, "1"), event("b", after, "2")), "mydata")
-    assert [d.index for d in docs] == ["mydata-payments-payments-api-2026.11.22", "mydata-payments-payments-api-2026.11.23"]
+    assert [d.index_name for d in docs] == [
+        "mydata-payments-payments-api-2026.11.22",
+        "mydata-payments-payments-api-2026.11.23",
+    ]
     assert json.loads(docs[0].source)["@timestamp"] == "2026-11-22T23:59:59.999Z"
     assert json.loads(docs[1].source)["@timestamp"] == "2026-11-23T00:00:00.000Z"
 
@@ -109,14 +132,14 @@ def test_no_type_in_the_action_line() -> None:
 )
 def test_short_log_groups_get_the_documented_fallback_not_undefined(group: str, index: str) -> None:
     (document,) = transform.to_documents(payload(event("x"), group=group), "mydata")
-    assert document.index == index
-    assert "undefined" not in document.index
+    assert document.index_name == index
+    assert "undefined" not in document.index_name
 
 
 def test_forbidden_characters_are_replaced_in_index_names() -> None:
     group = "/aws/containerinsights/c/application/team#1/API:v2,beta"
     (document,) = transform.to_documents(payload(event("x"), group=group), "mydata")
-    assert document.index == "mydata-team_1-api_v2_beta-2026.11.22"
+    assert document.index_name == "mydata-team_1-api_v2_beta-2026.11.22"
 
 
 @pytest.mark.parametrize("name", ["_x", "-x", "+x", "A B", 'a"b', "a*b?c<d>e|f\\g/h"])
@@ -129,14 +152,14 @@ def test_valid_index_name_obeys_opensearch_rules(name: str) -> None:
 def test_index_names_are_cut_to_255_bytes_keeping_the_date() -> None:
     group = "/aws/containerinsights/c/application/" + "ü" * 200 + "/" + "api" * 40
     (document,) = transform.to_documents(payload(event("x"), group=group), "mydata")
-    assert len(document.index.encode()) <= 255
-    assert document.index.endswith("-2026.11.22")
-    document.index.encode().decode("utf-8")  # not cut inside a character
+    assert len(document.index_name.encode()) <= 255
+    assert document.index_name.endswith("-2026.11.22")
+    document.index_name.encode().decode("utf-8")  # not cut inside a character
 
 
 def test_the_index_prefix_is_configurable() -> None:
     (document,) = transform.to_documents(payload(event("x")), "logs")
-    assert document.index == "logs-payments-payments-api-2026.11.22"
+    assert document.index_name == "logs-payments-payments-api-2026.11.22"
 
 
 def test_integers_stay_exact_where_javascript_rounds() -> None:

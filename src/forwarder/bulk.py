@@ -36,7 +36,7 @@ class BulkResult:
 def action_line(document: Document) -> bytes:
     # No `_type`: OpenSearch 2.x and Elasticsearch 8 reject it. `_id` is the
     # CloudWatch event id, so a re-sent event overwrites itself, never duplicates.
-    return orjson.dumps({"index": {"_index": document.index, "_id": document.id}})
+    return orjson.dumps({"index": {"_index": document.index_name, "_id": document.id}})
 
 
 def ndjson(documents: Iterable[Document]) -> bytes:

@@ -1,12 +1,13 @@
 """`forwarder`: run the Lambda's own code locally.
 
-    forwarder invoke events/eks-fluentd.json            # send, print the report
-    forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
+forwarder invoke events/eks-fluentd.json            # send, print the report
+forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -56,17 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
-    invoke.add_argument(
-        "--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing"
-    )
+    invoke.add_argument("--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing")
     args = parser.parse_args(argv)
 
-    from forwarder.log import log_to_stderr
+    from forwarder.log import logs_to_stderr
 
-    log_to_stderr()
     try:
         files = _event_files(args.events)
-        return _dry_run(files) if args.dry_run else _invoke(files)
+        with logs_to_stderr():
+            return _dry_run(files) if args.dry_run else _invoke(files)
     except ForwarderError as err:
         print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -97,15 +96,17 @@ def _dry_run(files: list[Path]) -> int:
 
     # Only what shapes the documents is needed; no endpoint, no credentials.
     defaults = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
-    import os
-
     settings = Settings.from_env({**defaults, **os.environ})
     for path in files:
         payload = decode.decode_event(_read_event(path), settings.max_payload_bytes)
         documents = transform.to_documents(payload, settings.index_prefix)
         if documents:
-            sys.stdout.buffer.write(bulk.ndjson(documents))
-    sys.stdout.flush()
+            try:
+                sys.stdout.buffer.write(bulk.ndjson(documents))
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head`: the reader has seen enough
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
     return 0
 
 

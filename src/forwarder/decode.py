@@ -89,9 +89,7 @@ def b64decode(data: str | bytes) -> bytes:
 def gunzip(compressed: bytes, max_bytes: int) -> bytes:
     """Inflate every gzip member, refusing output beyond `max_bytes`."""
     if not compressed.startswith(_GZIP_MAGIC):
-        raise NotGzipError(
-            f"awslogs.data is not gzip: it starts with {compressed[:4]!r}, not the gzip magic 1f8b"
-        )
+        raise NotGzipError(f"awslogs.data is not gzip: it starts with {compressed[:4]!r}, not the gzip magic 1f8b")
     out = bytearray()
     rest = compressed
     while rest:
@@ -128,17 +126,13 @@ def parse_payload(raw: bytes) -> Payload:
         try:
             doc = jsjson.loads(raw.decode("utf-8", errors="replace"))
         except ValueError as err:
-            raise NotJsonError(
-                f"inflated payload is not JSON ({err}); it starts with {raw[:40]!r}"
-            ) from None
+            raise NotJsonError(f"inflated payload is not JSON ({err}); it starts with {raw[:40]!r}") from None
     return _as_payload(doc)
 
 
 def _as_payload(doc: Any) -> Payload:
     if not isinstance(doc, dict):
-        raise NotAwslogsPayloadError(
-            f"payload JSON is a {type(doc).__name__}, not an awslogs object with messageType"
-        )
+        raise NotAwslogsPayloadError(f"payload JSON is a {type(doc).__name__}, not an awslogs object with messageType")
     message_type = doc.get("messageType")
     if message_type not in (DATA_MESSAGE, CONTROL_MESSAGE):
         raise NotAwslogsPayloadError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from aws_lambda_powertools import Logger
@@ -34,6 +36,11 @@ _stream = _CurrentStream("stdout")
 logger = Logger(service=SERVICE, stream=_stream)  # type: ignore[arg-type]
 
 
-def log_to_stderr() -> None:
+@contextmanager
+def logs_to_stderr() -> Iterator[None]:
     """Local commands keep stdout for their output (e.g. the NDJSON of --dry-run)."""
-    _stream.name = "stderr"
+    before, _stream.name = _stream.name, "stderr"
+    try:
+        yield
+    finally:
+        _stream.name = before

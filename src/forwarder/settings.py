@@ -95,7 +95,9 @@ def _region_from(endpoint: str) -> str | None:
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
-        raise ConfigError(f"{name} is not set: give the OpenSearch endpoint, e.g. https://search-x.us-east-1.es.amazonaws.com")
+        raise ConfigError(
+            f"{name} is not set: give the OpenSearch endpoint, e.g. https://search-x.us-east-1.es.amazonaws.com"
+        )
     return value
 
 

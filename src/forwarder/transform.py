@@ -23,7 +23,7 @@ _DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
 
 
 class Document(NamedTuple):
-    index: str
+    index_name: str
     id: str
     source: bytes  # serialized JSON object
 

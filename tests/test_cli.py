@@ -1,0 +1,132 @@
+"""`forwarder invoke` runs the same handler locally; `make demo` and events/ work as the README says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forwarder import bulk, cli, decode, transform
+from tests import payload_gen
+from tests.standin import StandIn
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+MAX = 64 * 1024 * 1024
+
+
+def expected_body(path: Path) -> bytes:
+    payload = decode.decode_event(json.loads(path.read_text()), MAX)
+    return bulk.ndjson(transform.to_documents(payload, "mydata"))
+
+
+def test_dry_run_prints_the_exact_bulk_body_and_sends_nothing(capfdbinary, monkeypatch) -> None:
+    monkeypatch.delenv("OPENSEARCH_ENDPOINT", raising=False)
+    assert cli.main(["invoke", str(EVENTS / "eks-fluentd.json"), "--dry-run"]) == 0
+    out = capfdbinary.readouterr().out
+    assert out == expected_body(EVENTS / "eks-fluentd.json")
+    assert len(out.splitlines()) == 10
+
+
+def test_dry_run_of_a_control_message_prints_nothing(capfd) -> None:
+    assert cli.main(["invoke", str(EVENTS / "control-message.json"), "--dry-run"]) == 0
+    assert capfd.readouterr().out == ""
+
+
+def test_bad_input_exits_non_zero_with_the_typed_error_on_stderr(tmp_path, capfd) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"awslogs": {"data": "bm90IGd6aXA="}}))
+    assert cli.main(["invoke", str(bad), "--dry-run"]) == 1
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert "NotGzipError: awslogs.data is not gzip" in captured.err
+
+
+def test_a_missing_file_is_a_clear_error(capfd) -> None:
+    assert cli.main(["invoke", "no/such/event.json", "--dry-run"]) == 1
+    assert "no/such/event.json: no such file or directory" in capfd.readouterr().err
+
+
+def test_invoke_sends_to_the_endpoint_and_prints_the_report(forwarder_env: StandIn, tmp_path, capfd) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(payload_gen.event_for(payload_gen.clean_payload(seed=5, events=20))))
+    assert cli.main(["invoke", str(path)]) == 0
+    captured = capfd.readouterr()
+    (report,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert (report["status"], report["indexed"], report["failed"]) == ("ok", 20, 0)
+    assert forwarder_env.count() == 20
+    assert '"message":"bulk report"' in captured.err, "logs go to stderr, stdout keeps the report"
+
+
+def test_the_console_script_runs_the_handler_in_a_fresh_process(standin: StandIn) -> None:
+    creds = standin.credentials
+    env = {
+        **os.environ,
+        "OPENSEARCH_ENDPOINT": standin.url,
+        "AWS_REGION": standin.region,
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        "AWS_SESSION_TOKEN": creds.session_token or "",
+    }
+    done = subprocess.run(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["status"] for r in reports] == ["control_message", "ok", "ok", "ok"]
+    assert standin.count() == 11
+
+
+def test_a_wrong_setting_fails_with_the_variable_named(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1",
+        "AWS_REGION": "us-east-1",
+        "INDEX_PREFIX": "Bad Prefix",
+    }
+    done = subprocess.run(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "ConfigError: INDEX_PREFIX='Bad Prefix' is not accepted" in done.stderr
+
+
+def test_make_demo_indexes_every_sample_event() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), str(EVENTS)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "indexed (11 documents, 3 signed _bulk requests)" in done.stdout
+    assert "mydata-lambda-checkout-handler-2026.11.22             4 docs" in done.stdout
+    assert "sample document" in done.stdout
+
+
+def test_events_are_the_encoding_of_events_src(tmp_path) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from make_events import encode_payload
+
+    sources = sorted((EVENTS / "src").glob("*.json"))
+    assert {p.name for p in sources} == {p.name for p in EVENTS.glob("*.json")}
+    for source in sources:
+        event = json.loads((EVENTS / source.name).read_text())
+        assert event == encode_payload(json.loads(source.read_text())), f"run `make events` for {source.name}"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["invoke", "--help"]])
+def test_help_shows_an_example(args, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 0
+    assert "forwarder invoke events/" in capsys.readouterr().out
