@@ -62,3 +62,22 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env(BASE)
     with pytest.raises(AttributeError):
         settings.index_prefix = "x"  # type: ignore[misc]
+
+
+def test_in_lambda_a_wrong_setting_fails_the_cold_start_naming_the_variable() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AWS_LAMBDA_FUNCTION_NAME": "forwarder",
+        "OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200",
+        "AWS_REGION": "us-east-1",
+        "OPENSEARCH_SERVICE": "elastic",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import forwarder.handler"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode != 0
+    assert "ConfigError: OPENSEARCH_SERVICE='elastic' is not accepted" in done.stderr

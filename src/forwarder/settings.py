@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,9 +56,9 @@ class Settings:
             service=service,
             region=region,
             index_prefix=prefix,
-            max_payload_bytes=_positive_int(env, "MAX_PAYLOAD_BYTES", 64 * 1024 * 1024),
-            connect_timeout=_positive_float(env, "OPENSEARCH_CONNECT_TIMEOUT", 5.0),
-            read_timeout=_positive_float(env, "OPENSEARCH_READ_TIMEOUT", 30.0),
+            max_payload_bytes=_positive(env, "MAX_PAYLOAD_BYTES", 64 * 1024 * 1024, int),
+            connect_timeout=_positive(env, "OPENSEARCH_CONNECT_TIMEOUT", 5.0, float),
+            read_timeout=_positive(env, "OPENSEARCH_READ_TIMEOUT", 30.0, float),
         )
 
 
@@ -101,27 +101,16 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+def _positive[N: (int, float)](env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N]) -> N:
+    """A positive number from `env[name]` (`parse` is int or float), or `default` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} is not accepted: give a positive whole number")
-    return value
-
-
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
+        value = parse("0")
     if not 0 < value < float("inf"):
-        raise ConfigError(f"{name}={raw!r} is not accepted: give a positive number of seconds")
+        kind = "whole number" if parse is int else "number of seconds"
+        raise ConfigError(f"{name}={raw!r} is not accepted: give a positive {kind}")
     return value
