@@ -151,7 +151,7 @@ def payload(
         at = start + i * rng.randint(0, 400)
         message, fields = _message(rng, at, shapes)
         event: dict[str, Any] = {
-            "id": f"{38112345678901234567890123456789012345678901234567 + at + i:056d}",
+            "id": f"{at:020d}{rng.getrandbits(64):020d}{i:016d}",
             "timestamp": at,
             "message": message,
         }

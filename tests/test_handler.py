@@ -49,11 +49,27 @@ def test_every_event_is_indexed_by_its_id_with_a_signed_request(forwarder_env: S
     assert (result["events"], result["attempted"], result["indexed"], result["failed"]) == (300, 300, 300, 0)
     stored = {doc_id for index in forwarder_env.indices.values() for doc_id in index}
     assert stored == {event["id"] for event in doc["logEvents"]}
+    assert forwarder_env.count() == 300
     (request,) = forwarder_env.seen
     assert request.path == "/_bulk" and request.status == 200
     assert "x-amz-security-token" in request.headers["authorization"]
     assert "x-amz-content-sha256" in request.headers
     assert "/us-east-1/es/aws4_request" in request.headers["authorization"]
+
+
+def test_bodies_are_gzip_compressed_by_default_and_plain_with_bulk_gzip_false(
+    forwarder_env: StandIn, monkeypatch
+) -> None:
+    event = payload_gen.event_for(payload_gen.clean_payload(seed=14, events=200))
+    handler.lambda_handler(event, LocalContext())
+    monkeypatch.setenv("BULK_GZIP", "false")
+    handler.reset_runtime()
+    handler.lambda_handler(event, LocalContext())
+    compressed, plain = forwarder_env.seen
+    assert (compressed.content_encoding, plain.content_encoding) == ("gzip", None)
+    assert (compressed.status, plain.status) == (200, 200), "both signed correctly"
+    assert compressed.wire_bytes * 4 < plain.wire_bytes
+    assert forwarder_env.count() == 200
 
 
 def test_sending_the_same_payload_again_duplicates_nothing(forwarder_env: StandIn) -> None:

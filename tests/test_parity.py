@@ -77,3 +77,9 @@ def test_payload_with_lone_surrogate_escapes_matches_the_reference() -> None:
     line = json.dumps(doc)  # ensure_ascii: the surrogates travel as \\u escapes
     (answer,) = reference_bodies([line])
     assert_same_documents(ours(payload_gen.encode(line.encode())), answer["body"], "lone surrogates")
+
+
+def test_generated_event_ids_are_unique_like_cloudwatch_ids() -> None:
+    docs = payload_gen.payloads(seed=20261122, count=12, events=100)
+    ids = [event["id"] for doc in docs for event in doc["logEvents"]]
+    assert len(set(ids)) == len(ids) and {len(i) for i in ids} == {56}

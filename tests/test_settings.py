@@ -44,6 +44,7 @@ def test_region_is_read_from_the_endpoint_when_aws_region_is_unset() -> None:
         ("INDEX_PREFIX", "_logs"),
         ("INDEX_PREFIX", "a b"),
         ("MAX_PAYLOAD_BYTES", "lots"),
+        ("BULK_GZIP", "maybe"),
         ("MAX_PAYLOAD_BYTES", "0"),
         ("OPENSEARCH_READ_TIMEOUT", "-1"),
     ],

@@ -28,6 +28,7 @@ class Settings:
     max_payload_bytes: int
     connect_timeout: float
     read_timeout: float
+    gzip_bodies: bool  # Content-Encoding: gzip on _bulk requests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +60,7 @@ class Settings:
             max_payload_bytes=_positive(env, "MAX_PAYLOAD_BYTES", 64 * 1024 * 1024, int),
             connect_timeout=_positive(env, "OPENSEARCH_CONNECT_TIMEOUT", 5.0, float),
             read_timeout=_positive(env, "OPENSEARCH_READ_TIMEOUT", 30.0, float),
+            gzip_bodies=_boolean(env, "BULK_GZIP", True),
         )
 
 
@@ -99,6 +101,17 @@ def _required(env: Mapping[str, str], name: str) -> str:
             f"{name} is not set: give the OpenSearch endpoint, e.g. https://search-x.us-east-1.es.amazonaws.com"
         )
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not accepted: give true or false")
 
 
 def _positive[N: (int, float)](env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N]) -> N:

@@ -7,6 +7,7 @@ environment, so warm invocations skip the TCP and TLS handshakes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from botocore.credentials import Credentials
 
 from forwarder.errors import ConfigError, DeliveryError
 from forwarder.settings import Settings
+
+GZIP_LEVEL = 1  # most of the size gain for a fraction of level 9's CPU
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,12 @@ class OpenSearchSink:
         return Response(answer.status, answer.data)
 
     def bulk(self, body: bytes) -> Response:
-        return self.post("/_bulk", body, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self._settings.gzip_bodies:
+            # NDJSON of logs shrinks 5-10x; the signature covers the compressed bytes sent.
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+            headers["Content-Encoding"] = "gzip"
+        return self.post("/_bulk", body, headers)
 
     def _sign(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         request = AWSRequest(method=method, url=self._settings.endpoint + path, data=body, headers=headers)
