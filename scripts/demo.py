@@ -22,16 +22,8 @@ from forwarder import cli  # noqa: E402
 
 def main(events: Path) -> int:
     with StandIn() as standin:
-        creds = standin.credentials
-        os.environ.update(
-            OPENSEARCH_ENDPOINT=standin.url,
-            OPENSEARCH_SERVICE=standin.service,
-            AWS_REGION=standin.region,
-            AWS_ACCESS_KEY_ID=creds.access_key,
-            AWS_SECRET_ACCESS_KEY=creds.secret_key,
-            AWS_SESSION_TOKEN=creds.session_token or "",
-            POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-        )
+        os.environ.update(standin.env())
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the reports say it all
         print(f"OpenSearch stand-in on {standin.url}; running the handler on {events}/*.json\n")
         status = cli.main(["invoke", str(events)])
         print(f"\nindexed ({standin.count()} documents, {len(standin.seen)} signed _bulk requests):")

@@ -19,15 +19,7 @@ def standin() -> Iterator[StandIn]:
 @pytest.fixture
 def forwarder_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
     """The handler configured for the stand-in, with the stand-in's test credentials."""
-    creds = standin.credentials
-    for name, value in {
-        "OPENSEARCH_ENDPOINT": standin.url,
-        "OPENSEARCH_SERVICE": standin.service,
-        "AWS_REGION": standin.region,
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-        "AWS_SESSION_TOKEN": creds.session_token or "",
-    }.items():
+    for name, value in standin.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("INDEX_PREFIX", raising=False)
     handler.reset_runtime()

@@ -104,6 +104,17 @@ class StandIn:
         assert self._server, "start() first"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def env(self) -> dict[str, str]:
+        """The environment that points the forwarder at this stand-in, with its test credentials."""
+        return {
+            "OPENSEARCH_ENDPOINT": self.url,
+            "OPENSEARCH_SERVICE": self.service,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.credentials.secret_key,
+            "AWS_SESSION_TOKEN": self.credentials.session_token or "",
+        }
+
     # -- what tests look at ---------------------------------------------------
     def documents(self, index: str) -> dict[str, dict[str, Any]]:
         return {doc_id: doc["_source"] for doc_id, doc in self.indices.get(index, {}).items()}

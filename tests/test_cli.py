@@ -63,15 +63,7 @@ def test_invoke_sends_to_the_endpoint_and_prints_the_report(forwarder_env: Stand
 
 
 def test_the_console_script_runs_the_handler_in_a_fresh_process(standin: StandIn) -> None:
-    creds = standin.credentials
-    env = {
-        **os.environ,
-        "OPENSEARCH_ENDPOINT": standin.url,
-        "AWS_REGION": standin.region,
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-        "AWS_SESSION_TOKEN": creds.session_token or "",
-    }
+    env = {**os.environ, **standin.env()}
     done = subprocess.run(
         [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS)],
         capture_output=True,

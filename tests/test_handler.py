@@ -192,15 +192,7 @@ def test_an_unreachable_endpoint_is_a_delivery_error_naming_it(forwarder_env: St
 
 def test_serverless_is_signed_for_aoss(monkeypatch) -> None:
     with StandIn(service="aoss") as server:
-        creds = server.credentials
-        for name, value in {
-            "OPENSEARCH_ENDPOINT": server.url,
-            "OPENSEARCH_SERVICE": "aoss",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": creds.access_key,
-            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-            "AWS_SESSION_TOKEN": creds.session_token or "",
-        }.items():
+        for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         handler.reset_runtime()
         try:
