@@ -10,6 +10,8 @@ from tests import payload_gen
 from tests.reference import assert_same_documents, reference_bodies, reference_files
 
 MAX = 64 * 1024 * 1024
+# 12 payloads x 100 events of mixed shapes, shared by the parity run and its coverage checks.
+GENERATED = payload_gen.payloads(seed=20261122, count=12, events=100)
 
 
 def ours(event: dict[str, dict[str, str]]) -> bytes:
@@ -18,8 +20,7 @@ def ours(event: dict[str, dict[str, str]]) -> bytes:
 
 
 def test_generated_payloads_match_the_reference_document_by_document() -> None:
-    docs = payload_gen.payloads(seed=20261122, count=12, events=100)
-    lines = [json.dumps(doc, ensure_ascii=False) for doc in docs]
+    lines = [json.dumps(doc, ensure_ascii=False) for doc in GENERATED]
     answers = reference_bodies(lines)
     compared = 0
     for n, (line, answer) in enumerate(zip(lines, answers, strict=True)):
@@ -29,8 +30,7 @@ def test_generated_payloads_match_the_reference_document_by_document() -> None:
 
 
 def test_every_message_shape_is_covered_by_the_parity_run() -> None:
-    docs = payload_gen.payloads(seed=20261122, count=12, events=100)
-    events = [event for doc in docs for event in doc["logEvents"]]
+    events = [event for doc in GENERATED for event in doc["logEvents"]]
     messages = [event["message"] for event in events]
     assert any(m.startswith('{"log"') for m in messages), "Fluentd/Fluent Bit records"
     assert any(m.startswith("START RequestId") for m in messages), "Lambda START lines"
@@ -80,6 +80,5 @@ def test_payload_with_lone_surrogate_escapes_matches_the_reference() -> None:
 
 
 def test_generated_event_ids_are_unique_like_cloudwatch_ids() -> None:
-    docs = payload_gen.payloads(seed=20261122, count=12, events=100)
-    ids = [event["id"] for doc in docs for event in doc["logEvents"]]
+    ids = [event["id"] for doc in GENERATED for event in doc["logEvents"]]
     assert len(set(ids)) == len(ids) and {len(i) for i in ids} == {56}

@@ -121,9 +121,9 @@ def _positive[N: (int, float)](env: Mapping[str, str], name: str, default: N, pa
         return default
     try:
         value = parse(raw)
+        if 0 < value < float("inf"):
+            return value
     except ValueError:
-        value = parse("0")
-    if not 0 < value < float("inf"):
-        kind = "whole number" if parse is int else "number of seconds"
-        raise ConfigError(f"{name}={raw!r} is not accepted: give a positive {kind}")
-    return value
+        pass
+    kind = "whole number" if parse is int else "number of seconds"
+    raise ConfigError(f"{name}={raw!r} is not accepted: give a positive {kind}")
