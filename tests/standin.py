@@ -5,16 +5,20 @@ credentials, reads gzip bodies, and answers `_bulk` item by item as OpenSearch
 does: `_type` and malformed NDJSON refused, dynamic mappings fixed by the first
 document (so `status: "OK"` after `status: 200` fails that item), the
 1,000-field limit, 413 past `max_content_length`, and Serverless refusing `_id`.
-Faults can be queued: whole-request answers (429, 503, ...) and per-item errors.
+Faults can be injected: whole-request answers (429, 503, ...), slow answers and
+dropped connections (`request_fault`, or `queue_answer`), and per-item errors
+(`item_fault`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,8 +46,21 @@ _ACTION_PARAMS = {
     "retry_on_conflict",
 }
 
-# per-item fault: (index, id) -> None, or (status, error type, reason)
-ItemFault = Callable[[str, str | None], tuple[int, str, str] | None]
+# per-item fault: (index, id, source line) -> None, or (status, error type, reason)
+ItemFault = Callable[[str, str | None, bytes], tuple[int, str, str] | None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What goes wrong with one request."""
+
+    status: int | None = None  # answer this (an OpenSearch-shaped error) instead of serving
+    delay: float = 0.0  # seconds to wait before answering (after serving)
+    drop: bool = False  # close the connection without answering
+    serve_first: bool = False  # with drop: index the request, then drop (the client cannot know)
+
+
+RequestFault = Callable[[str], Fault | None]  # path -> fault, or None to serve normally
 
 
 @dataclass
@@ -54,6 +71,7 @@ class Seen:
     path: str
     status: int
     wire_bytes: int
+    body_bytes: int  # after gzip decoding
     content_encoding: str | None
     client_port: int
     headers: dict[str, str]
@@ -70,6 +88,7 @@ class StandIn:
     seen: list[Seen] = field(default_factory=list)
     queued_answers: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     item_fault: ItemFault | None = None
+    request_fault: RequestFault | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -222,7 +241,7 @@ class StandIn:
                 ),
             }
         if self.item_fault:
-            fault = self.item_fault(index, doc_id)
+            fault = self.item_fault(index, doc_id, source_line)
             if fault:
                 return {**head, **_item_error(*fault)}
         try:
@@ -392,23 +411,44 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         wire = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        status, answer = self.owner.handle(self.command, self.path, headers, wire)
-        payload = json.dumps(answer).encode()
-        self.owner.seen.append(
+        owner = self.owner
+        fault = owner.request_fault(self.path) if owner.request_fault else None
+        fault = fault or Fault()
+        if fault.drop and not fault.serve_first:
+            self.close_connection = True
+            return
+        if fault.status is not None:
+            status, answer = fault.status, _error(fault.status, _STATUS_ERRORS.get(fault.status, "error"), "injected")
+        else:
+            status, answer = owner.handle(self.command, self.path, headers, wire)
+        body_bytes = len(wire)
+        if headers.get("content-encoding", "").lower() == "gzip":
+            with contextlib.suppress(OSError):
+                body_bytes = len(gzip.decompress(wire))
+        owner.seen.append(
             Seen(
                 self.command,
                 self.path,
                 status,
                 len(wire),
+                body_bytes,
                 headers.get("content-encoding"),
                 self.client_address[1],
                 headers,
             )
         )
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        if fault.drop:
+            self.close_connection = True
+            return
+        time.sleep(fault.delay)
+        payload = json.dumps(answer).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up waiting (its read timeout)
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve

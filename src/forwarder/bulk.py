@@ -1,9 +1,9 @@
-"""Documents -> `_bulk` NDJSON body, and the `_bulk` answer -> per-item results."""
+"""Documents -> `_bulk` NDJSON bodies in bounded chunks, and the `_bulk` answer -> per-item results."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -14,23 +14,16 @@ MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value
 
 
 @dataclass(frozen=True)
-class FailedItem:
-    index: str
-    id: str
+class ItemResult:
+    """One item of a `_bulk` answer, in the position of the document that was sent."""
+
     status: int
-    error_type: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    attempted: int
-    successful: int
-    failed_items: list[FailedItem] = field(default_factory=list)
+    error_type: str = ""
+    reason: str = ""
 
     @property
-    def failed(self) -> int:
-        return len(self.failed_items)
+    def ok(self) -> bool:
+        return self.status < 300
 
 
 def action_line(document: Document) -> bytes:
@@ -39,38 +32,47 @@ def action_line(document: Document) -> bytes:
     return orjson.dumps({"index": {"_index": document.index_name, "_id": document.id}})
 
 
+def lines(document: Document) -> bytes:
+    """The document's two NDJSON lines: action and source, each ending in \\n."""
+    return b"%b\n%b\n" % (action_line(document), document.source)
+
+
+def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_docs: int) -> Iterator[list[T]]:
+    """Consecutive runs of `items` of at most `max_docs` and `max_bytes` (an item bigger than that goes alone)."""
+    chunk: list[T] = []
+    chunk_bytes = 0
+    for item in items:
+        item_bytes = size(item)
+        if chunk and (len(chunk) >= max_docs or chunk_bytes + item_bytes > max_bytes):
+            yield chunk
+            chunk, chunk_bytes = [], 0
+        chunk.append(item)
+        chunk_bytes += item_bytes
+    if chunk:
+        yield chunk
+
+
 def ndjson(documents: Iterable[Document]) -> bytes:
-    """The `_bulk` body: an action line and a source line per document, each ending in \\n."""
-    lines = []
-    for document in documents:
-        lines.append(action_line(document))
-        lines.append(document.source)
-    lines.append(b"")
-    return b"\n".join(lines)
+    """One `_bulk` body for all `documents` (the dry run; delivery sends `chunks`)."""
+    return b"".join(lines(document) for document in documents)
 
 
-def parse_response(body: bytes) -> BulkResult:
-    """Read a 2xx `_bulk` answer item by item (status >= 300 is a failed item)."""
+def parse_items(body: bytes) -> list[ItemResult]:
+    """Read a 2xx `_bulk` answer: one result per item, in the order the items were sent."""
     answer = orjson.loads(body)
-    items: list[dict[str, Any]] = answer.get("items", [])
-    failed = []
+    items: list[dict[str, Any]] = answer.get("items", []) if isinstance(answer, dict) else []
+    results = []
     for item in items:
         result = next(iter(item.values()))  # {"index": {...}} or {"create": {...}}
         status = int(result.get("status", 0))
-        if status >= 300:
-            error = result.get("error") or {}
-            if not isinstance(error, dict):
-                error = {"type": "error", "reason": str(error)}
-            failed.append(
-                FailedItem(
-                    index=str(result.get("_index", "")),
-                    id=str(result.get("_id", "")),
-                    status=status,
-                    error_type=str(error.get("type", "unknown")),
-                    reason=_reason(error),
-                )
-            )
-    return BulkResult(attempted=len(items), successful=len(items) - len(failed), failed_items=failed)
+        if status < 300:
+            results.append(ItemResult(status))
+            continue
+        error = result.get("error") or {}
+        if not isinstance(error, dict):
+            error = {"type": "error", "reason": str(error)}
+        results.append(ItemResult(status, str(error.get("type", "unknown")), _reason(error)))
+    return results
 
 
 def _reason(error: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,11 @@ class LocalContext:
     function_version: str = "$LATEST"
     invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:forwarder-local"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_ms: int = 60_000
+    timeout_ms: int = 900_000  # Lambda's longest; RETRY_MAX_SECONDS caps delivery below it
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
+        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

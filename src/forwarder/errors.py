@@ -48,3 +48,23 @@ class DeliveryError(ForwarderError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class TransportError(DeliveryError):
+    """No HTTP answer came back: refused, reset, or timed out.
+
+    `maybe_processed` is True when the request had been sent, so OpenSearch may
+    have indexed it (a read timeout or a connection dropped mid-answer).
+    """
+
+    def __init__(self, message: str, maybe_processed: bool) -> None:
+        super().__init__(message)
+        self.maybe_processed = maybe_processed
+
+
+class NotDeliveredError(DeliveryError):
+    """Documents are neither indexed nor in the dead letter: the invocation fails so Lambda keeps the event."""
+
+
+class DeadLetterError(ForwarderError):
+    """The dead-letter store could not be written or read."""

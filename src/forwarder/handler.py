@@ -1,7 +1,7 @@
-"""Lambda entry point: wiring only. decode -> transform -> bulk -> sink -> report.
+"""Lambda entry point: wiring only. decode -> transform -> delivery -> dead letter -> report.
 
-Module-level state is what must outlive one invocation: the validated settings
-and the OpenSearch connection pool.
+Module-level state is what must outlive one invocation: the validated settings,
+the OpenSearch connection pool and the dead-letter store's client.
 """
 
 from __future__ import annotations
@@ -10,40 +10,50 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from forwarder import bulk, decode, transform
-from forwarder.errors import DeliveryError, PayloadError
+from forwarder import decode, delivery, jsjson, transform
+from forwarder.deadletter import DeadLetterStore
+from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 
-MAX_FAILED_ITEMS_LOGGED = 50  # one log line stays well under CloudWatch's 256 KiB per event
+MAX_ITEMS_LOGGED = 50  # one log line stays well under CloudWatch's 256 KiB per event
+MAX_REASON_CHARS_LOGGED = 300
 _PREFIX_CHARS = 64
 
-_runtime: tuple[Settings, OpenSearchSink] | None = None
+_runtime: Runtime | None = None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    sink: OpenSearchSink
+    dead_letter: DeadLetterStore | None  # None: DEAD_LETTER_BUCKET is not set
 
 
 @dataclass(frozen=True)
 class Report:
+    """Where the events went: indexed + fallback + dead_lettered + failed == events."""
+
     log_group: str
     events: int
-    attempted: int
-    indexed: int
-    failed: int
+    indexed: int  # as made
+    fallback: int  # in the safe form (fallback.py), after a content rejection
+    dead_lettered: int  # written to the dead letter with their reason
+    failed: int  # none of the above: the invocation fails and Lambda retries the event
+    retried: int  # documents re-sent after a transient failure, whatever their end
+    requests: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class PartialFailureError(DeliveryError):
-    """OpenSearch refused some documents; the invocation fails so Lambda keeps the event."""
-
-
-def runtime() -> tuple[Settings, OpenSearchSink]:
-    """Settings and the connection pool, made once per execution environment."""
+def runtime() -> Runtime:
+    """Settings, the connection pool and the dead-letter store, made once per execution environment."""
     global _runtime
     if _runtime is None:
         settings = Settings.from_env()
-        _runtime = (settings, OpenSearchSink(settings))
+        _runtime = Runtime(settings, OpenSearchSink(settings), DeadLetterStore.from_settings(settings))
     return _runtime
 
 
@@ -55,56 +65,106 @@ def reset_runtime() -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings, sink = runtime()
+    run = runtime()
+    return process(event, run, delivery.Deadline.for_invocation(context, run.settings))
+
+
+def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:
+    """One CloudWatch Logs event, end to end; raises only when something would otherwise be lost."""
     try:
-        payload = decode.decode_event(event, settings.max_payload_bytes)
-        documents = transform.to_documents(payload, settings.index_prefix)
+        payload = decode.decode_event(event, run.settings.max_payload_bytes)
+        documents = transform.to_documents(payload, run.settings.index_prefix)
     except PayloadError as err:
-        _log_bad_input(err, event)
-        raise
+        return _dead_letter_bad_input(err, event, run.dead_letter)
     if payload.is_control:
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return {"status": "control_message"}
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
-    report = deliver(documents, payload.log_group, sink)
+    outcome = delivery.deliver(documents, run.sink, run.settings, deadline)
+    report = _settle(outcome, len(documents), payload, run.dead_letter)
     return {"status": "ok", **report.as_dict()}
 
 
-def deliver(documents: list[transform.Document], log_group: str, sink: OpenSearchSink) -> Report:
-    """One `_bulk` request; the answer read item by item and reported as one log line."""
-    if not documents:
-        report = Report(log_group, 0, 0, 0, 0)
-        logger.info("bulk report", extra={"report": report.as_dict()})
-        return report
-    answer = sink.bulk(bulk.ndjson(documents))
-    if not 200 <= answer.status < 300:
-        logger.error(
-            "bulk request refused",
-            extra={"status": answer.status, "body": answer.body[:1000].decode("utf-8", "replace")},
+def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, store: DeadLetterStore | None) -> Report:
+    """Dead-letter what could not be delivered, log the report, and fail if anything is left."""
+    dead, failed = outcome.dead, list(outcome.pending)
+    keys: list[str] = []
+    problem = ""
+    if dead and store is None:
+        problem = "DEAD_LETTER_BUCKET is not set"
+    elif dead and store is not None:
+        try:
+            keys = [
+                f"s3://{store.bucket}/{key}" for key in store.put_documents(dead, payload.log_group, payload.log_stream)
+            ]
+        except DeadLetterError as err:
+            problem = str(err)
+    if problem:
+        failed, dead = failed + dead, []
+    report = Report(
+        payload.log_group,
+        events,
+        outcome.indexed,
+        outcome.fallback,
+        len(dead),
+        len(failed),
+        outcome.retried,
+        outcome.requests,
+    )
+    details: dict[str, Any] = {"report": report.as_dict()}
+    if dead or failed:
+        undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
+        details["undelivered"] = [_loggable(item) for item in undelivered]
+        details["undelivered_not_logged"] = len(failed) + len(dead) - len(undelivered)
+    if keys:
+        details["dead_letter"] = keys
+    if problem:
+        details["dead_letter_problem"] = problem
+    if failed:
+        logger.error("bulk report", extra=details)
+        first = failed[0]
+        raise NotDeliveredError(
+            f"{len(failed)} of {events} documents are neither indexed nor dead-lettered "
+            f"(first: {first.error_type}: {first.reason[:300]}"
+            + (f"; dead letter: {problem}" if problem else "")
+            + "). Lambda retries the event; re-sent documents overwrite themselves by _id"
         )
-        raise DeliveryError(
-            f"_bulk answered HTTP {answer.status}: {answer.body[:300].decode('utf-8', 'replace')}",
-            status=answer.status,
-            body=answer.body,
-        )
-    result = bulk.parse_response(answer.body)
-    report = Report(log_group, len(documents), result.attempted, result.successful, result.failed)
-    if result.failed_items:
-        logged = result.failed_items[:MAX_FAILED_ITEMS_LOGGED]
-        logger.error(
-            "bulk report",
-            extra={
-                "report": report.as_dict(),
-                "failed_items": [asdict(item) for item in logged],
-                "failed_items_not_logged": result.failed - len(logged),
-            },
-        )
-        raise PartialFailureError(
-            f"{result.failed} of {result.attempted} documents were refused by OpenSearch "
-            f"(first: {result.failed_items[0].error_type}: {result.failed_items[0].reason[:200]})"
-        )
-    logger.info("bulk report", extra={"report": report.as_dict()})
+    if dead:
+        logger.warning("bulk report", extra=details)
+    else:
+        logger.info("bulk report", extra=details)
     return report
+
+
+def _loggable(item: delivery.Undelivered) -> dict[str, Any]:
+    """What a person needs to find the line, never the line itself."""
+    return {
+        "index": item.document.index_name,
+        "id": item.document.id,
+        "status": item.status,
+        "error_type": item.error_type,
+        "reason": item.reason[:MAX_REASON_CHARS_LOGGED],
+        "attempts": item.attempts,
+    }
+
+
+def _dead_letter_bad_input(err: PayloadError, event: Any, store: DeadLetterStore | None) -> dict[str, Any]:
+    """An undecodable event goes to the dead letter as it came; without one, the error is raised."""
+    _log_bad_input(err, event)
+    if store is None:
+        raise err
+    try:
+        data = decode.awslogs_data(event)
+    except PayloadError:
+        data = jsjson.dumps(event).decode() if isinstance(event, dict | list) else repr(event)
+    try:
+        key = store.put_payload(data, err)
+    except DeadLetterError as problem:
+        logger.error("dead letter not written", extra={"dead_letter_problem": str(problem)})
+        raise err from problem
+    location = f"s3://{store.bucket}/{key}"
+    logger.warning("bad input dead-lettered", extra={"dead_letter": location})
+    return {"status": "dead_lettered", "error_type": type(err).__name__, "reason": str(err), "dead_letter": location}
 
 
 def _log_bad_input(err: PayloadError, event: Any) -> None:

@@ -17,6 +17,8 @@ from forwarder.errors import ConfigError
 SERVICES = ("es", "aoss")
 _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.(?:es|aoss)\.amazonaws\.com$")
 _PREFIX_ALLOWED = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,14 @@ class Settings:
     connect_timeout: float
     read_timeout: float
     gzip_bodies: bool  # Content-Encoding: gzip on _bulk requests
+    bulk_max_bytes: int  # NDJSON bytes per _bulk request, before compression
+    bulk_max_docs: int
+    retry_base_delay: float  # seconds; backoff is full jitter up to base * 2**round
+    retry_max_delay: float
+    retry_max_seconds: float  # cap on the whole delivery (what bounds it outside Lambda)
+    retry_safety_margin: float  # seconds kept back from the Lambda timeout for the dead letter
+    dead_letter_bucket: str | None
+    dead_letter_prefix: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,7 +71,23 @@ class Settings:
             connect_timeout=_positive(env, "OPENSEARCH_CONNECT_TIMEOUT", 5.0, float),
             read_timeout=_positive(env, "OPENSEARCH_READ_TIMEOUT", 30.0, float),
             gzip_bodies=_boolean(env, "BULK_GZIP", True),
+            bulk_max_bytes=_positive(env, "BULK_MAX_BYTES", 5 * MIB, int),
+            bulk_max_docs=_positive(env, "BULK_MAX_DOCS", 10_000, int),
+            retry_base_delay=_positive(env, "RETRY_BASE_DELAY_SECONDS", 0.2, float),
+            retry_max_delay=_positive(env, "RETRY_MAX_DELAY_SECONDS", 10.0, float),
+            retry_max_seconds=_positive(env, "RETRY_MAX_SECONDS", 900.0, float),
+            retry_safety_margin=_positive(env, "RETRY_SAFETY_MARGIN_SECONDS", 5.0, float),
+            dead_letter_bucket=_bucket(env, "DEAD_LETTER_BUCKET"),
+            dead_letter_prefix=_key_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
         )
+
+    @property
+    def idempotent_retries(self) -> bool:
+        """Whether a re-sent document overwrites itself (by `_id`) rather than indexing twice.
+
+        A Serverless time-series collection takes no `_id`, so there a re-send can duplicate.
+        """
+        return self.service == "es"
 
 
 def parse_endpoint(value: str) -> str:
@@ -101,6 +127,25 @@ def _required(env: Mapping[str, str], name: str) -> str:
             f"{name} is not set: give the OpenSearch endpoint, e.g. https://search-x.us-east-1.es.amazonaws.com"
         )
     return value
+
+
+def _bucket(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if raw.startswith("s3://") or not _BUCKET_NAME.match(raw) or ".." in raw:
+        raise ConfigError(
+            f"{name}={raw!r} is not accepted: give an S3 bucket name (3-63 lower-case letters, "
+            "digits, '.' or '-'), without s3://"
+        )
+    return raw
+
+
+def _key_prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, default).strip().lstrip("/")
+    if raw and not raw.endswith("/"):
+        raw += "/"
+    return raw
 
 
 def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:

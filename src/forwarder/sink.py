@@ -17,10 +17,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from forwarder.errors import ConfigError, DeliveryError
+from forwarder.errors import ConfigError, TransportError
 from forwarder.settings import Settings
 
 GZIP_LEVEL = 1  # most of the size gain for a fraction of level 9's CPU
+MIN_TIMEOUT = 0.1  # seconds: a request near the deadline still gets a chance
+# Failures where the request never reached the server, so re-sending cannot duplicate.
+_NOT_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -40,24 +43,38 @@ class OpenSearchSink:
             retries=False,  # retrying is the caller's decision, per status and per item
         )
 
-    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Response:
-        """POST `body` to `path`, signed; raises DeliveryError when no answer comes back."""
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None, time_left: float | None = None
+    ) -> Response:
+        """POST `body` to `path`, signed; raises TransportError when no answer comes back.
+
+        `time_left` (seconds) shortens the configured timeouts so that a slow answer
+        cannot run past the caller's deadline.
+        """
         signed = self._sign("POST", path, body, headers or {})
         try:
-            answer = self._pool.urlopen("POST", path, body=body, headers=signed)
+            answer = self._pool.urlopen("POST", path, body=body, headers=signed, timeout=self._timeout(time_left))
         except urllib3.exceptions.HTTPError as err:
-            raise DeliveryError(
-                f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}"
+            raise TransportError(
+                f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}",
+                maybe_processed=not isinstance(err, _NOT_SENT),
             ) from None
         return Response(answer.status, answer.data)
 
-    def bulk(self, body: bytes) -> Response:
+    def bulk(self, body: bytes, time_left: float | None = None) -> Response:
         headers = {"Content-Type": "application/json"}
         if self._settings.gzip_bodies:
             # NDJSON of logs shrinks 5-10x; the signature covers the compressed bytes sent.
             body = gzip.compress(body, compresslevel=GZIP_LEVEL)
             headers["Content-Encoding"] = "gzip"
-        return self.post("/_bulk", body, headers)
+        return self.post("/_bulk", body, headers, time_left)
+
+    def _timeout(self, time_left: float | None) -> urllib3.Timeout:
+        connect, read = self._settings.connect_timeout, self._settings.read_timeout
+        if time_left is not None:
+            time_left = max(time_left, MIN_TIMEOUT)
+            connect, read = min(connect, time_left), min(read, time_left)
+        return urllib3.Timeout(connect=connect, read=read)
 
     def _sign(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         request = AWSRequest(method=method, url=self._settings.endpoint + path, data=body, headers=headers)

@@ -1,0 +1,168 @@
+"""The dead letter: what cannot be indexed, with its reason, as gzip NDJSON objects in S3.
+
+    <prefix>YYYY/MM/DD/<index>/<digest>.ndjson.gz     documents (the date is their index's)
+    <prefix>payloads/YYYY/MM/DD/<digest>.ndjson.gz    events that could not be decoded, raw
+
+One JSON entry per line. A document entry holds its index, _id, source, the last
+status, error type and reason, and the attempts made; `forwarder replay` reads
+them back. The digest is of what the object holds (index/_id pairs, or the raw
+data), so writing the same failures again, as Lambda's retry of an event does,
+overwrites the object instead of adding a copy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from forwarder import jsjson
+from forwarder.delivery import Undelivered
+from forwarder.errors import DeadLetterError
+from forwarder.settings import Settings
+
+WRITE_ATTEMPTS = 5  # botocore's standard retry mode: backoff with jitter on throttling and 5xx
+PAYLOADS = "payloads/"
+
+
+class DeadLetterStore:
+    def __init__(self, bucket: str, prefix: str, region: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self._region = region
+        self._s3 = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeadLetterStore | None:
+        if settings.dead_letter_bucket is None:
+            return None
+        return cls(settings.dead_letter_bucket, settings.dead_letter_prefix, settings.region)
+
+    # -- writing (the handler) -------------------------------------------------
+    def put_documents(self, undelivered: Iterable[Undelivered], log_group: str, log_stream: str) -> list[str]:
+        """One object per index; returns the keys written."""
+        by_index: dict[str, list[Undelivered]] = {}
+        for item in undelivered:
+            by_index.setdefault(item.document.index_name, []).append(item)
+        keys = []
+        for index, items in by_index.items():
+            identity = "\n".join(sorted(f"{index}/{item.document.id}" for item in items))
+            key = f"{self.prefix}{_index_date(index)}/{index}/{_digest(identity)}.ndjson.gz"
+            self._put(key, [document_entry(item, log_group, log_stream) for item in items])
+            keys.append(key)
+        return keys
+
+    def put_payload(self, data: str, error: Exception) -> str:
+        """An event that could not be decoded, as it came, with the error."""
+        key = f"{self.prefix}{PAYLOADS}{time.strftime('%Y/%m/%d', time.gmtime())}/{_digest(data)}.ndjson.gz"
+        entry = {
+            "kind": "payload",
+            "error_type": type(error).__name__,
+            "reason": str(error),
+            "dead_lettered_at": _now(),
+            "data": data,
+        }
+        self._put(key, [orjson.dumps(entry)])
+        return key
+
+    # -- reading back (replay) -------------------------------------------------
+    def keys(self, prefix: str | None = None) -> Iterator[str]:
+        paginator = self._client().get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix if prefix is None else prefix):
+                for listed in page.get("Contents", []):
+                    if listed["Key"].endswith(".ndjson.gz"):
+                        yield listed["Key"]
+        except _s3_errors() as err:
+            raise DeadLetterError(f"cannot list s3://{self.bucket}/{prefix or self.prefix}: {err}") from None
+
+    def read(self, key: str) -> list[dict[str, Any]]:
+        unreadable: tuple[type[Exception], ...] = (*_s3_errors(), OSError, ValueError)
+        try:
+            body = self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return [jsjson.loads(line) for line in gzip.decompress(body).splitlines() if line]
+        except unreadable as err:
+            raise DeadLetterError(f"cannot read s3://{self.bucket}/{key}: {err}") from None
+
+    def replace(self, key: str, entries: list[dict[str, Any]]) -> None:
+        """Keep only `entries` under `key`; with none left, the object is deleted."""
+        if entries:
+            self._put(key, [jsjson.dumps(entry) for entry in entries])
+            return
+        try:
+            self._client().delete_object(Bucket=self.bucket, Key=key)
+        except _s3_errors() as err:
+            raise DeadLetterError(f"cannot delete s3://{self.bucket}/{key}: {err}") from None
+
+    # -- S3 ----------------------------------------------------------------------
+    def _put(self, key: str, lines: list[bytes]) -> None:
+        body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6)
+        try:
+            self._client().put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/x-ndjson",
+                ContentEncoding="gzip",
+            )
+        except _s3_errors() as err:
+            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
+
+    def _client(self) -> Any:
+        if self._s3 is None:
+            # Imported here: the dead letter is the rare path, and botocore's session is slow to load.
+            import botocore.session
+            from botocore.config import Config
+
+            config = Config(
+                retries={"mode": "standard", "max_attempts": WRITE_ATTEMPTS},
+                connect_timeout=5,
+                read_timeout=20,
+            )
+            self._s3 = botocore.session.get_session().create_client("s3", region_name=self._region, config=config)
+        return self._s3
+
+
+def document_entry(item: Undelivered, log_group: str, log_stream: str) -> bytes:
+    document = item.document
+    return orjson.dumps(
+        {
+            "kind": "document",
+            "index": document.index_name,
+            "id": document.id,
+            "status": item.status,
+            "error_type": item.error_type,
+            "reason": item.reason,
+            "attempts": item.attempts,
+            "log_group": log_group,
+            "log_stream": log_stream,
+            "dead_lettered_at": _now(),
+            "source": orjson.Fragment(document.source),  # as it was made, byte for byte
+        }
+    )
+
+
+def _index_date(index: str) -> str:
+    """`mydata-x-2026.11.22` -> `2026/11/22`."""
+    date = index[-10:]
+    if len(date) == 10 and date[4] == "." and date[7] == "." and date.replace(".", "").isdigit():
+        return date.replace(".", "/")
+    return time.strftime("%Y/%m/%d", time.gmtime())
+
+
+def _digest(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _s3_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)

@@ -1,0 +1,227 @@
+"""Send documents to OpenSearch until each one is indexed, undeliverable, or out of time.
+
+Documents go out in `_bulk` chunks bounded by bytes and count. A 413 splits the
+chunk in halves. Whole-request 429/5xx, transport errors and per-item 429/5xx are
+retried, only the documents that need it, after an exponential backoff with full
+jitter, until the deadline. A document refused for its content is re-sent once in
+its safe form (fallback.py). What is left is returned, not raised: the caller
+dead-letters the undeliverable and decides what to do with the pending.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from forwarder import bulk, fallback
+from forwarder.errors import TransportError
+from forwarder.settings import Settings
+from forwarder.sink import OpenSearchSink
+from forwarder.transform import Document
+
+RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_ITEM = frozenset({429, 502, 503, 504})
+MAX_BODY_CHARS_IN_REASON = 300
+
+
+class Deadline:
+    """When retrying must stop: the Lambda's remaining time minus a safety margin."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._end = clock() + seconds
+
+    @classmethod
+    def for_invocation(cls, context: Any, settings: Settings) -> Deadline:
+        """Keep RETRY_SAFETY_MARGIN_SECONDS (at most a quarter of the time left) for the dead letter."""
+        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining_ms is None:
+            return cls(settings.retry_max_seconds)
+        remaining = remaining_ms() / 1000
+        budget = remaining - min(settings.retry_safety_margin, remaining / 4)
+        return cls(min(budget, settings.retry_max_seconds))
+
+    def remaining(self) -> float:
+        return self._end - self._clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A document that is not indexed, with the last answer about it."""
+
+    document: Document  # as transform made it, not its safe form
+    status: int | None  # None: no HTTP answer
+    error_type: str
+    reason: str
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    """Where every document ended: indexed + fallback + len(dead) + len(pending) == documents."""
+
+    indexed: int = 0  # as made
+    fallback: int = 0  # in its safe form
+    retried: int = 0  # documents sent again after a transient failure (whatever their end)
+    requests: int = 0
+    dead: list[Undelivered] = field(default_factory=list)  # for the dead letter
+    pending: list[Undelivered] = field(default_factory=list)  # retryable, but time ran out
+
+
+@dataclass
+class _Work:
+    document: Document
+    lines: bytes  # what is sent: the document's NDJSON, or its safe form's
+    attempts: int = 0
+    transient_failures: int = 0
+    fallback_reason: str | None = None
+    status: int | None = None
+    error_type: str = ""
+    reason: str = ""
+
+    def failed(self, status: int | None, error_type: str, reason: str) -> _Work:
+        self.status, self.error_type, self.reason = status, error_type, reason
+        return self
+
+    def undelivered(self, note: str = "") -> Undelivered:
+        reason = self.reason
+        if self.fallback_reason:
+            reason = f"{reason} (safe form, after: {self.fallback_reason})"
+        if note:
+            reason = f"{note}; last: {reason}" if reason else note
+        return Undelivered(self.document, self.status, self.error_type, reason, self.attempts)
+
+
+def _work_size(work: _Work) -> int:
+    return len(work.lines)
+
+
+class Delivery:
+    """One delivery run; `deliver()` is the way to use it."""
+
+    def __init__(
+        self,
+        sink: OpenSearchSink,
+        settings: Settings,
+        deadline: Deadline,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self._sink = sink
+        self._settings = settings
+        self._deadline = deadline
+        self._sleep = sleep
+        self._jitter = jitter
+        self.outcome = Outcome()
+        self._retry: list[_Work] = []  # transient failures: after a backoff
+        self._resend: list[_Work] = []  # safe forms: right away
+
+    def run(self, documents: list[Document]) -> Outcome:
+        work = [_Work(document, bulk.lines(document)) for document in documents]
+        backoffs = 0
+        while work:
+            self._retry, self._resend = [], []
+            for chunk in bulk.chunks(work, _work_size, self._settings.bulk_max_bytes, self._settings.bulk_max_docs):
+                self._send(chunk)
+            if self._retry:
+                self.outcome.retried += sum(1 for item in self._retry if item.transient_failures == 1)
+                self._back_off(backoffs)
+                backoffs += 1
+            work = self._resend + self._retry
+        return self.outcome
+
+    def _back_off(self, backoffs: int) -> None:
+        ceiling = min(self._settings.retry_max_delay, self._settings.retry_base_delay * 2**backoffs)
+        delay = min(self._jitter(0, ceiling), max(self._deadline.remaining(), 0))
+        if delay > 0:
+            self._sleep(delay)
+
+    def _send(self, chunk: list[_Work]) -> None:
+        if self._deadline.expired():
+            self._out_of_time(chunk)
+            return
+        for item in chunk:
+            item.attempts += 1
+        self.outcome.requests += 1
+        try:
+            answer = self._sink.bulk(b"".join(item.lines for item in chunk), time_left=self._deadline.remaining())
+        except TransportError as err:
+            self._transient(chunk, None, "transport_error", str(err), maybe_processed=err.maybe_processed)
+            return
+        body = answer.body[:MAX_BODY_CHARS_IN_REASON].decode("utf-8", "replace")
+        if answer.status == 413 and len(chunk) > 1:
+            half = len(chunk) // 2
+            self._send(chunk[:half])
+            self._send(chunk[half:])
+        elif answer.status in RETRYABLE_REQUEST:
+            self._transient(chunk, answer.status, "http_error", f"_bulk answered HTTP {answer.status}: {body}")
+        elif not 200 <= answer.status < 300:
+            # 413 for one document, 400/401/403/404: sending the same again cannot succeed.
+            for item in chunk:
+                self._dead(item.failed(answer.status, "http_error", f"_bulk answered HTTP {answer.status}: {body}"))
+        else:
+            self._read_items(chunk, answer.body)
+
+    def _read_items(self, chunk: list[_Work], body: bytes) -> None:
+        try:
+            results = bulk.parse_items(body)
+        except ValueError as err:
+            results, problem = [], f"unreadable _bulk answer: {err}"
+        else:
+            problem = f"_bulk answered {len(results)} items for {len(chunk)} documents"
+        if len(results) != len(chunk):
+            self._transient(chunk, None, "bad_answer", problem, maybe_processed=True)
+            return
+        for item, result in zip(chunk, results, strict=True):
+            if result.ok:
+                if item.fallback_reason is None:
+                    self.outcome.indexed += 1
+                else:
+                    self.outcome.fallback += 1
+            elif result.status in RETRYABLE_ITEM:
+                self._transient([item], result.status, result.error_type, result.reason)
+            elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
+                item.fallback_reason = f"{result.error_type}: {result.reason}"
+                item.lines = bulk.lines(fallback.safe_form(item.document, item.fallback_reason))
+                self._resend.append(item.failed(result.status, result.error_type, result.reason))
+            else:
+                self._dead(item.failed(result.status, result.error_type, result.reason))
+
+    def _transient(
+        self,
+        chunk: list[_Work],
+        status: int | None,
+        error_type: str,
+        reason: str,
+        maybe_processed: bool = False,
+    ) -> None:
+        for item in chunk:
+            item.failed(status, error_type, reason)
+            if maybe_processed and not self._settings.idempotent_retries:
+                # Without `_id` a re-send may index the line twice: the dead letter decides.
+                self._dead(item, "no answer and no _id to re-send safely: it may have been indexed")
+                continue
+            item.transient_failures += 1
+            self._retry.append(item)
+
+    def _out_of_time(self, chunk: list[_Work]) -> None:
+        for item in chunk:
+            note = "retry time ran out" if item.attempts else "not sent: retry time ran out"
+            if self._settings.idempotent_retries:
+                self.outcome.pending.append(item.undelivered(note))
+            else:
+                self._dead(item, note)
+
+    def _dead(self, item: _Work, note: str = "") -> None:
+        self.outcome.dead.append(item.undelivered(note))
+
+
+def deliver(documents: list[Document], sink: OpenSearchSink, settings: Settings, deadline: Deadline) -> Outcome:
+    """Deliver `documents`; see Outcome for where each one ends."""
+    return Delivery(sink, settings, deadline).run(documents)

@@ -1,0 +1,400 @@
+"""Delivery through the real handler: chunking, 413 splits, retries, fallback, dead letter, deadline."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+
+import botocore.session
+import pytest
+
+from forwarder import delivery, handler
+from forwarder.cli import LocalContext
+from forwarder.errors import NotBase64Error, NotDeliveredError
+from forwarder.settings import Settings
+from forwarder.sink import OpenSearchSink
+from forwarder.transform import Document
+from tests import payload_gen
+from tests.conftest import FAST_RETRIES, DeadLetterBucket, restore_standin_credentials
+from tests.standin import Fault, StandIn
+from tests.test_handler import GROUP, event_with, log_lines, one_event
+
+INDEX = "mydata-payments-payments-api-2026.11.22"
+
+
+def bulk_report(out: str) -> dict:
+    return next(line for line in log_lines(out) if line["message"] == "bulk report")
+
+
+def bulk_requests(standin: StandIn) -> list:
+    return [seen for seen in standin.seen if seen.path.endswith("_bulk")]
+
+
+def adds_up(result: dict) -> bool:
+    return result["indexed"] + result["fallback"] + result["dead_lettered"] + result["failed"] == result["events"]
+
+
+# -- chunking ---------------------------------------------------------------------
+def test_requests_are_bounded_by_document_count(forwarder_env: StandIn, monkeypatch) -> None:
+    monkeypatch.setenv("BULK_MAX_DOCS", "100")
+    handler.reset_runtime()
+    result = handler.lambda_handler(
+        payload_gen.event_for(payload_gen.clean_payload(seed=1, events=250)), LocalContext()
+    )
+    assert result["indexed"] == 250 and result["requests"] == 3
+    assert forwarder_env.count() == 250
+
+
+def test_requests_are_bounded_by_ndjson_bytes_before_compression(forwarder_env: StandIn, monkeypatch) -> None:
+    monkeypatch.setenv("BULK_MAX_BYTES", "20000")
+    handler.reset_runtime()
+    result = handler.lambda_handler(
+        payload_gen.event_for(payload_gen.clean_payload(seed=2, events=300)), LocalContext()
+    )
+    sizes = [seen.body_bytes for seen in bulk_requests(forwarder_env)]
+    assert result["indexed"] == 300 and len(sizes) > 5
+    assert max(sizes) <= 20000 and sum(sizes) > 5 * 20000 * 0.8, "chunks are filled, not tiny"
+
+
+def test_a_413_splits_the_request_until_the_halves_fit(forwarder_env: StandIn) -> None:
+    forwarder_env.max_content_length = 3000  # wire bytes, gzip-compressed
+    result = handler.lambda_handler(
+        payload_gen.event_for(payload_gen.clean_payload(seed=3, events=200)), LocalContext()
+    )
+    statuses = [seen.status for seen in bulk_requests(forwarder_env)]
+    assert result["indexed"] == 200 and adds_up(result)
+    assert statuses[0] == 413 and statuses.count(413) >= 3 and statuses[-1] == 200
+    assert result["requests"] == len(statuses)
+
+
+def test_one_document_over_the_domain_limit_is_dead_lettered_and_the_rest_indexed(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    forwarder_env.max_content_length = 2000
+    rng = random.Random(4)
+    huge = " ".join(str(rng.getrandbits(64)) for _ in range(600))  # ~12 KB; ~5 KB compressed
+    event = event_with(one_event("small one", "a"), one_event(huge, "big"), one_event("small two", "c"))
+    result = handler.lambda_handler(event, LocalContext())
+    assert (result["indexed"], result["dead_lettered"]) == (2, 1)
+    (entry,) = dead_letter.entries()
+    assert (entry["id"], entry["status"], entry["error_type"]) == ("big", 413, "http_error")
+    assert "Request size exceeded 2000 bytes" in entry["reason"]
+    assert entry["source"]["@message"] == huge
+
+
+# -- retries ------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_refused_request_is_retried_until_indexed(forwarder_env: StandIn, status: int) -> None:
+    forwarder_env.queue_answer(status, times=3)
+    result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+    assert [seen.status for seen in bulk_requests(forwarder_env)] == [status, status, status, 200]
+    assert (result["indexed"], result["retried"], result["requests"]) == (2, 2, 4)
+    assert forwarder_env.count() == 2
+
+
+def test_only_the_items_refused_with_429_are_sent_again(forwarder_env: StandIn, capfd) -> None:
+    rng = random.Random(5)
+    refused: list[str] = []
+
+    def busy(index: str, doc_id: str | None, source: bytes):
+        if rng.random() < 0.3:
+            refused.append(doc_id or "")
+            return 429, "es_rejected_execution_exception", "rejected execution of coordinating operation"
+        return None
+
+    forwarder_env.item_fault = busy
+    doc = payload_gen.clean_payload(seed=6, events=400)
+    result = handler.lambda_handler(payload_gen.event_for(doc), LocalContext())
+    assert result["indexed"] == 400 and forwarder_env.count() == 400 and adds_up(result)
+    assert len(refused) > 100
+    first, second, *_ = bulk_requests(forwarder_env)
+    assert first.body_bytes > second.body_bytes
+    assert result["retried"] == len(set(refused))
+    assert bulk_report(capfd.readouterr().out)["level"] == "INFO"
+
+
+def test_dropped_connections_and_slow_answers_are_retried(forwarder_env: StandIn, monkeypatch) -> None:
+    monkeypatch.setenv("OPENSEARCH_READ_TIMEOUT", "0.3")
+    handler.reset_runtime()
+    faults = iter([Fault(drop=True), Fault(drop=True, serve_first=True), Fault(delay=1.0)])
+    forwarder_env.request_fault = lambda path: next(faults, None)
+    result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+    assert (result["indexed"], result["requests"]) == (2, 4)
+    assert forwarder_env.count() == 2, "the re-sent documents overwrote themselves by _id"
+    assert forwarder_env.indices[INDEX]["1"]["_version"] == 3, "served by the 2nd, 3rd and 4th request"
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    ceilings: list[float] = []
+    settings = Settings.from_env(
+        {
+            "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1",
+            "AWS_REGION": "us-east-1",
+            "RETRY_BASE_DELAY_SECONDS": "0.1",
+            "RETRY_MAX_DELAY_SECONDS": "1",
+        }
+    )
+    run = delivery.Delivery(
+        OpenSearchSink(settings),
+        settings,
+        delivery.Deadline(3600),
+        sleep=lambda seconds: None,
+        jitter=lambda low, high: ceilings.append(high) or high * 0.5,
+    )
+    for backoffs in range(6):
+        run._back_off(backoffs)
+    assert ceilings == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_retries_stop_at_the_deadline_and_the_invocation_fails(forwarder_env: StandIn, capfd) -> None:
+    forwarder_env.queue_answer(503, times=10_000)
+    context = LocalContext(timeout_ms=1200)  # margin: a quarter of it, so retries stop at ~0.9 s
+    started = time.monotonic()
+    with pytest.raises(NotDeliveredError, match="2 of 2 documents are neither indexed nor dead-lettered"):
+        handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), context)
+    elapsed = time.monotonic() - started
+    assert 0.85 < elapsed < 1.2, elapsed
+    report = bulk_report(capfd.readouterr().out)["report"]
+    assert (report["failed"], report["indexed"]) == (2, 0) and report["requests"] > 5
+
+
+def test_a_slow_answer_near_the_deadline_is_cut_at_the_deadline(forwarder_env: StandIn) -> None:
+    forwarder_env.request_fault = lambda path: Fault(delay=5.0)
+    started = time.monotonic()
+    with pytest.raises(NotDeliveredError, match="ReadTimeoutError"):
+        handler.lambda_handler(event_with(one_event("x", "1")), LocalContext(timeout_ms=1000))
+    assert time.monotonic() - started < 1.0, "OPENSEARCH_READ_TIMEOUT (30 s) was shortened to the time left"
+
+
+# -- mapping conflicts: the safe form -------------------------------------------------
+def test_a_mapping_conflict_is_indexed_in_its_safe_form(forwarder_env: StandIn, capfd) -> None:
+    event = event_with(
+        one_event('{"status": 200}', "a"),
+        one_event('{"status": "OK", "user": {"id": 7}}', "b"),
+        one_event('{"other": true}', "c"),
+    )
+    result = handler.lambda_handler(event, LocalContext())
+    assert (result["indexed"], result["fallback"], result["dead_lettered"], result["failed"]) == (2, 1, 0, 0)
+    safe = forwarder_env.documents(INDEX)["b"]
+    assert json.loads(safe["@fields_json"]) == {"status": "OK", "user": {"id": 7}}
+    assert safe["@fallback_reason"].startswith("mapper_parsing_exception: failed to parse field [status] of type")
+    assert safe["@message"] == '{"status": "OK", "user": {"id": 7}}' and safe["@id"] == "b"
+    assert set(safe) == {
+        "@id",
+        "@timestamp",
+        "@message",
+        "@owner",
+        "@log_group",
+        "@log_stream",
+        "@fields_json",
+        "@fallback_reason",
+    }
+    assert bulk_report(capfd.readouterr().out)["report"]["fallback"] == 1
+
+
+def test_the_field_limit_falls_back_to_the_safe_form(forwarder_env: StandIn) -> None:
+    wide = json.dumps({f"f{i}": i for i in range(1001)})
+    result = handler.lambda_handler(event_with(one_event(wide, "w")), LocalContext())
+    assert result["fallback"] == 1
+    assert "Limit of total fields [1000]" in forwarder_env.documents(INDEX)["w"]["@fallback_reason"]
+
+
+def test_a_refused_safe_form_goes_to_the_dead_letter_with_both_reasons(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capfd
+) -> None:
+    def always_refuse_b(index: str, doc_id: str | None, source: bytes):
+        return (400, "mapper_parsing_exception", "failed to parse [@timestamp]") if doc_id == "b" else None
+
+    forwarder_env.item_fault = always_refuse_b
+    result = handler.lambda_handler(event_with(one_event("a", "a"), one_event('{"k": 1}', "b")), LocalContext())
+    assert (result["indexed"], result["fallback"], result["dead_lettered"]) == (1, 0, 1) and adds_up(result)
+    (entry,) = dead_letter.entries()
+    assert entry["key"].startswith("dead-letter/2026/11/22/" + INDEX + "/") and entry["key"].endswith(".ndjson.gz")
+    assert (entry["kind"], entry["index"], entry["id"], entry["status"], entry["attempts"]) == (
+        "document",
+        INDEX,
+        "b",
+        400,
+        2,
+    )
+    assert entry["reason"] == (
+        "failed to parse [@timestamp] (safe form, after: mapper_parsing_exception: failed to parse [@timestamp])"
+    )
+    assert entry["source"]["k"] == 1 and entry["source"]["@id"] == "b", "the document as made, not its safe form"
+    assert (entry["log_group"], entry["log_stream"]) == (GROUP, "s-1")
+    report = bulk_report(capfd.readouterr().out)
+    assert report["level"] == "WARNING" and report["dead_letter"] == [f"s3://{dead_letter.name}/{entry['key']}"]
+    assert "source" not in report["undelivered"][0], "logs never hold whole documents"
+
+
+def test_a_non_retryable_item_error_is_dead_lettered_without_fallback(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (
+        403,
+        "cluster_block_exception",
+        "index [x] blocked by: [FORBIDDEN/8/index write (api)];",
+    )
+    result = handler.lambda_handler(event_with(one_event("a", "a")), LocalContext())
+    assert (result["dead_lettered"], result["requests"]) == (1, 1)
+    assert dead_letter.entries()[0]["error_type"] == "cluster_block_exception"
+
+
+# -- the dead letter ---------------------------------------------------------------------
+def test_the_same_failures_again_overwrite_their_dead_letter_object(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    event = event_with(one_event("a", "a"), one_event("b", "b"))
+    handler.lambda_handler(event, LocalContext())
+    handler.lambda_handler(event, LocalContext())  # Lambda's retry, or a second delivery of the event
+    assert len(dead_letter.object_keys()) == 1 and len(dead_letter.entries()) == 2
+
+
+def test_an_undecodable_event_is_dead_lettered_raw_with_its_error(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    event = {"awslogs": {"data": "%%%not base64%%%"}}
+    result = handler.lambda_handler(event, LocalContext())
+    (entry,) = dead_letter.entries()
+    assert result["status"] == "dead_lettered" and result["dead_letter"] == f"s3://{dead_letter.name}/{entry['key']}"
+    assert entry["key"].startswith("dead-letter/payloads/")
+    assert (entry["kind"], entry["error_type"], entry["data"]) == ("payload", "NotBase64Error", "%%%not base64%%%")
+    assert "base64" in entry["reason"]
+    assert forwarder_env.seen == []
+
+
+def test_without_a_dead_letter_bucket_bad_input_fails_the_invocation(forwarder_env: StandIn) -> None:
+    with pytest.raises(NotBase64Error):
+        handler.lambda_handler({"awslogs": {"data": "%%%"}}, LocalContext())
+
+
+def test_an_unwritable_dead_letter_fails_the_invocation(forwarder_env: StandIn, dead_letter: DeadLetterBucket) -> None:
+    dead_letter.s3.delete_bucket(Bucket=dead_letter.name)
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    with pytest.raises(NotDeliveredError, match=r"dead letter: cannot write s3://forwarder-dead-letter/.*NoSuchBucket"):
+        handler.lambda_handler(event_with(one_event("a", "a")), LocalContext())
+
+
+def test_writing_the_dead_letter_is_retried(forwarder_env: StandIn, dead_letter: DeadLetterBucket) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    failures = iter([500, 503])
+
+    class EmptyBody:
+        def stream(self, **kwargs):
+            yield b""
+
+    def flaky(request, **kwargs):
+        status = next(failures, None)
+        if status is None:
+            return None  # let moto answer
+        return AWSResponse(request.url, status, {}, EmptyBody())
+
+    store = handler.runtime().dead_letter
+    assert store is not None
+    store._client().meta.events.register_first("before-send.s3.PutObject", flaky)
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    result = handler.lambda_handler(event_with(one_event("a", "a")), LocalContext())
+    assert result["dead_lettered"] == 1 and len(dead_letter.entries()) == 1
+    assert next(failures, None) is None, "both injected failures were met"
+
+
+# -- OpenSearch Serverless: no _id, so nothing is re-sent that may be indexed ---------------
+@pytest.fixture
+def serverless(monkeypatch) -> StandIn:
+    with StandIn(service="aoss") as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        for name, value in FAST_RETRIES.items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+def test_serverless_dead_letters_what_may_already_be_indexed_instead_of_resending(
+    serverless: StandIn, dead_letter_store_for
+) -> None:
+    serverless.request_fault = lambda path: Fault(drop=True, serve_first=True)
+    result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    assert (result["dead_lettered"], result["requests"]) == (1, 1)
+    (entry,) = dead_letter_store_for.entries()
+    assert entry["reason"].startswith("no answer and no _id to re-send safely: it may have been indexed")
+
+
+def test_serverless_dead_letters_pending_work_when_time_runs_out(serverless: StandIn, dead_letter_store_for) -> None:
+    serverless.queue_answer(503, times=10_000)
+    result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext(timeout_ms=400))
+    assert (result["dead_lettered"], result["failed"]) == (1, 0)
+    assert dead_letter_store_for.entries()[0]["reason"].startswith("retry time ran out; last: _bulk answered HTTP 503")
+
+
+@pytest.fixture
+def dead_letter_store_for(serverless: StandIn, monkeypatch) -> DeadLetterBucket:
+    from moto import mock_aws
+
+    with mock_aws():
+        restore_standin_credentials(serverless, monkeypatch)
+        s3 = botocore.session.get_session().create_client("s3", region_name=serverless.region)
+        s3.create_bucket(Bucket="forwarder-dead-letter")
+        monkeypatch.setenv("DEAD_LETTER_BUCKET", "forwarder-dead-letter")
+        handler.reset_runtime()
+        yield DeadLetterBucket(s3)
+        handler.reset_runtime()
+
+
+def test_the_report_partitions_the_events(forwarder_env: StandIn, dead_letter: DeadLetterBucket) -> None:
+    def faults(index: str, doc_id: str | None, source: bytes):
+        if doc_id == "dead":
+            return 403, "cluster_block_exception", "read-only"
+        return None
+
+    forwarder_env.item_fault = faults
+    forwarder_env.queue_answer(429)
+    event = event_with(
+        one_event('{"n": 1}', "ok"),
+        one_event('{"n": "one"}', "safe"),
+        one_event("x", "dead"),
+    )
+    result = handler.lambda_handler(event, LocalContext())
+    assert {k: result[k] for k in ("events", "indexed", "fallback", "dead_lettered", "failed", "retried")} == {
+        "events": 3,
+        "indexed": 1,
+        "fallback": 1,
+        "dead_lettered": 1,
+        "failed": 0,
+        "retried": 3,
+    }
+
+
+def test_dead_letter_objects_are_gzip_ndjson(forwarder_env: StandIn, dead_letter: DeadLetterBucket) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    handler.lambda_handler(event_with(one_event("a", "a"), one_event("b", "b")), LocalContext())
+    (key,) = dead_letter.object_keys()
+    head = dead_letter.s3.head_object(Bucket=dead_letter.name, Key=key)
+    assert (head["ContentType"], head["ContentEncoding"]) == ("application/x-ndjson", "gzip")
+    raw = dead_letter.s3.get_object(Bucket=dead_letter.name, Key=key)["Body"].read()
+    assert len(gzip.decompress(raw).splitlines()) == 2
+
+
+def test_documents_of_several_days_go_to_one_object_per_index(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    day = payload_gen.DAY_MS
+    handler.lambda_handler(
+        event_with(one_event("a", "a"), one_event("b", "b", 1_795_391_999_000 + day)), LocalContext()
+    )
+    dates = sorted(key.split("/")[1:4] for key in dead_letter.object_keys())
+    assert dates == [["2026", "11", "22"], ["2026", "11", "23"]]
+
+
+def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> None:
+    standin = forwarder_env
+    standin.queue_answer(503, times=10_000)
+    settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
+    doc = Document(INDEX, "1", b'{"@message":"x"}')
+    outcome = delivery.deliver([doc], OpenSearchSink(settings), settings, delivery.Deadline(0.2))
+    (pending,) = outcome.pending
+    assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
