@@ -2,6 +2,7 @@
 
 forwarder invoke events/eks-fluentd.json            # send, print the report
 forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
+forwarder replay s3://my-dead-letter/dead-letter/   # re-send what was dead-lettered
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from forwarder.errors import ForwarderError
 EXAMPLES = """examples:
   forwarder invoke events/eks-fluentd.json
   forwarder invoke events/ --dry-run > body.ndjson
+  forwarder replay s3://my-dead-letter-bucket/dead-letter/2026/11/
+  forwarder replay sqs://sqs.us-east-1.amazonaws.com/123456789012/forwarder-on-failure
 """
 
 
@@ -60,13 +63,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
     invoke.add_argument("--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing")
+    replay = commands.add_parser(
+        "replay",
+        help="re-send dead-lettered documents (S3) or failed events (SQS)",
+        description="Re-send what the forwarder could not deliver, with the settings of this environment "
+        "(OPENSEARCH_ENDPOINT, ...). From S3 an entry is removed once indexed; from SQS a message is "
+        "deleted once nothing in it is left undelivered (DEAD_LETTER_BUCKET, if set, takes what OpenSearch "
+        "refuses). Prints a report; exits 1 while something still fails.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument("source", help="s3://BUCKET/PREFIX or sqs://QUEUE-URL-WITHOUT-https")
     args = parser.parse_args(argv)
 
     from forwarder.log import logs_to_stderr
 
     try:
-        files = _event_files(args.events)
         with logs_to_stderr():
+            if args.command == "replay":
+                return _replay(args.source)
+            files = _event_files(args.events)
             return _dry_run(files) if args.dry_run else _invoke(files)
     except ForwarderError as err:
         print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
@@ -126,6 +142,24 @@ def _invoke(files: list[Path]) -> int:
             continue
         print(orjson.dumps({"file": str(path), **result}).decode())
     return status
+
+
+def _replay(source: str) -> int:
+    from tqdm import tqdm
+
+    from forwarder import replay
+    from forwarder.deadletter import DeadLetterStore
+    from forwarder.handler import runtime
+
+    kind, where, prefix = replay.parse_target(source)
+    run = runtime()
+    if kind == "s3":
+        store = DeadLetterStore(where, prefix, run.settings.region)
+        report = replay.replay_s3(store, run, progress=lambda keys: tqdm(keys, desc="objects", unit="obj"))
+    else:
+        report = replay.replay_sqs(where, run, progress=lambda found: tqdm(found, desc="messages", unit="msg"))
+    print(orjson.dumps({"source": source, **report.as_dict()}).decode())
+    return 1 if report.still_failing else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""Re-send what was not delivered: dead-letter objects in S3, or the on-failure queue in SQS.
+
+An S3 entry is removed only once its document is indexed (as made, or in its safe
+form); what still fails stays in its object with the new reason and the attempts
+added up. An SQS message (Lambda's on-failure record of an event, or the bare
+event) goes through the same code as the Lambda, dead letter included, and is
+deleted only when nothing in it was left undelivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from forwarder import decode, jsjson, transform
+from forwarder.deadletter import DeadLetterStore
+from forwarder.delivery import Deadline, Undelivered, deliver
+from forwarder.errors import ForwarderError, PayloadError
+from forwarder.handler import Runtime, process
+from forwarder.transform import Document
+
+SQS_BATCH = 10  # the most one ReceiveMessage returns
+
+
+@dataclass
+class ReplayReport:
+    entries: int = 0  # documents (S3) or messages (SQS) read
+    indexed: int = 0  # S3: indexed as made or in the safe form; SQS: messages fully delivered
+    still_failing: int = 0
+    removed: int = 0  # objects deleted (S3) or messages deleted (SQS)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "entries": self.entries,
+            "indexed": self.indexed,
+            "still_failing": self.still_failing,
+            "removed": self.removed,
+        }
+
+
+Progress = Callable[[Iterable[Any]], Iterable[Any]]  # e.g. tqdm
+
+
+def replay_s3(store: DeadLetterStore, run: Runtime, progress: Progress = iter) -> ReplayReport:
+    report = ReplayReport()
+    for key in progress(list(store.keys())):
+        entries = store.read(key)
+        remaining = _replay_entries(entries, run)
+        report.entries += len(entries)
+        report.still_failing += len(remaining)
+        report.indexed += len(entries) - len(remaining)
+        if remaining != entries:
+            store.replace(key, remaining)
+            if not remaining:
+                report.removed += 1
+    return report
+
+
+def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[str, Any]]:
+    """Deliver the entries of one object; returns those still undelivered, updated."""
+    documents: list[Document] = []
+    by_id: dict[tuple[str, str], dict[str, Any]] = {}
+    remaining: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry.get("kind") == "payload":
+            remaining.extend(_replay_payload(entry, run))
+            continue
+        document = Document(entry["index"], entry["id"], jsjson.dumps(entry["source"]))
+        documents.append(document)
+        by_id[document.index_name, document.id] = entry
+    outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
+    for item in [*outcome.dead, *outcome.pending]:
+        entry = by_id[item.document.index_name, item.document.id]
+        remaining.append(_updated(entry, item))
+    return remaining
+
+
+def _replay_payload(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]:
+    """A raw event that could not be decoded: decode again (a limit may have been raised)."""
+    try:
+        event = {"awslogs": {"data": entry["data"]}}
+        payload = decode.decode_event(event, run.settings.max_payload_bytes)
+        documents = transform.to_documents(payload, run.settings.index_prefix)
+    except PayloadError as err:
+        return [{**entry, "reason": str(err), "error_type": type(err).__name__}]
+    outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
+    if not outcome.dead and not outcome.pending:
+        return []
+    return [{**entry, "reason": f"decoded, but {len(outcome.dead) + len(outcome.pending)} documents not indexed"}]
+
+
+def _updated(entry: dict[str, Any], item: Undelivered) -> dict[str, Any]:
+    return {
+        **entry,
+        "status": item.status,
+        "error_type": item.error_type,
+        "reason": item.reason,
+        "attempts": int(entry.get("attempts", 0)) + item.attempts,
+    }
+
+
+def replay_sqs(queue_url: str, run: Runtime, sqs: Any = None, progress: Progress = iter) -> ReplayReport:
+    """Every message in the queue, once; one not fully delivered stays, to come back after its visibility timeout."""
+    sqs = sqs or _sqs_client(run.settings.region)
+    report = ReplayReport()
+    seen: set[str] = set()
+    while True:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=SQS_BATCH, WaitTimeSeconds=1)
+        messages = [message for message in answer.get("Messages", []) if message["MessageId"] not in seen]
+        if not messages:  # empty, or only messages that already failed in this run
+            return report
+        for message in progress(messages):
+            seen.add(message["MessageId"])
+            report.entries += 1
+            if _replay_message(message["Body"], run):
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                report.indexed += 1
+                report.removed += 1
+            else:
+                report.still_failing += 1
+
+
+def _replay_message(body: str, run: Runtime) -> bool:
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    # Lambda's on-failure destination wraps the event; a dead-letter queue holds it bare.
+    event = record.get("requestPayload", record) if isinstance(record, dict) else record
+    try:
+        result = process(event, run, Deadline(run.settings.retry_max_seconds))
+    except ForwarderError:
+        return False
+    return result.get("status") in ("ok", "control_message", "dead_lettered")
+
+
+def _sqs_client(region: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().create_client("sqs", region_name=region)
+
+
+def parse_target(target: str) -> tuple[str, str, str]:
+    """`s3://bucket/prefix` -> ("s3", bucket, prefix); `sqs://<queue url>` -> ("sqs", url, "")."""
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme == "s3" and rest:
+        bucket, _, prefix = rest.partition("/")
+        return "s3", bucket, prefix
+    if sep and scheme == "sqs" and rest:
+        url = rest if rest.startswith(("https://", "http://")) else "https://" + rest
+        return "sqs", url, ""
+    raise ForwarderError(
+        f"{target!r} is not a replay source: give s3://BUCKET/PREFIX (the dead letter) "
+        "or sqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE (the on-failure queue)"
+    )

@@ -1,0 +1,122 @@
+"""`forwarder replay`: dead-lettered documents from S3 and failed events from SQS, re-sent."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from forwarder import cli, handler, transform
+from forwarder.cli import LocalContext
+from forwarder.decode import decode_event
+from forwarder.errors import ForwarderError
+from forwarder.replay import parse_target
+from tests import payload_gen
+from tests.conftest import DeadLetterBucket
+from tests.standin import StandIn
+from tests.test_handler import event_with, one_event
+
+BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/index write (api)];")
+
+
+def replay_output(capsys, source: str) -> tuple[int, dict, str]:
+    status = cli.main(["replay", source])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out.splitlines()[-1]), captured.err
+
+
+def test_replay_from_s3_indexes_the_documents_as_made_and_removes_them(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    doc = payload_gen.clean_payload(seed=21, events=120)
+    event = payload_gen.event_for(doc)
+    forwarder_env.item_fault = lambda index, doc_id, source: BLOCKED
+    assert handler.lambda_handler(event, LocalContext())["dead_lettered"] == 120
+    assert forwarder_env.count() == 0 and dead_letter.object_keys()
+    capsys.readouterr()
+
+    forwarder_env.item_fault = None  # the index is writable again
+    status, report, err = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
+    assert status == 0
+    assert report["entries"] == 120 and report["indexed"] == 120 and report["still_failing"] == 0
+    assert dead_letter.object_keys() == []
+    assert "objects: 100%" in err, "a progress bar on stderr"
+    made = transform.to_documents(decode_event(event, 10**8), "mydata")
+    for document in made:
+        assert forwarder_env.documents(document.index_name)[document.id] == json.loads(document.source)
+
+
+def test_what_still_fails_stays_in_its_object_with_the_attempts_added_up(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: BLOCKED
+    handler.lambda_handler(event_with(one_event("a", "a"), one_event("b", "b")), LocalContext())
+    (key,) = dead_letter.object_keys()
+    forwarder_env.item_fault = lambda index, doc_id, source: BLOCKED if doc_id == "b" else None
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
+    assert status == 1 and (report["indexed"], report["still_failing"], report["removed"]) == (1, 1, 0)
+    (entry,) = dead_letter.entries()
+    assert entry["key"] == key and entry["id"] == "b" and entry["attempts"] == 2
+    assert entry["source"]["@message"] == "b"
+    assert set(forwarder_env.documents("mydata-payments-payments-api-2026.11.22")) == {"a"}
+
+
+def test_a_payload_dead_lettered_for_its_size_is_replayed_once_the_limit_is_raised(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "1000")
+    handler.reset_runtime()
+    event = payload_gen.event_for(payload_gen.clean_payload(seed=22, events=40))
+    assert handler.lambda_handler(event, LocalContext())["error_type"] == "PayloadTooLargeError"
+    monkeypatch.delenv("MAX_PAYLOAD_BYTES")
+    handler.reset_runtime()
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/payloads/")
+    assert status == 0 and report["removed"] == 1
+    assert forwarder_env.count() == 40 and dead_letter.object_keys() == []
+
+
+def test_replay_from_the_on_failure_queue_deletes_only_what_was_delivered(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    sqs = boto3.client("sqs", region_name=forwarder_env.region)
+    queue = sqs.create_queue(QueueName="forwarder-on-failure")["QueueUrl"]
+    good = event_with(one_event("a", "a"), one_event("b", "b"))
+    later = event_with(one_event("c", "c"), group="/aws/lambda/still-down")
+    for event in (good, later):
+        record = {  # what Lambda's on-failure destination sends for an asynchronous invocation
+            "version": "1.0",
+            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event,
+            "responsePayload": {"errorType": "NotDeliveredError"},
+        }
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(event_with(one_event("d", "d"))))  # a bare DLQ event
+    forwarder_env.item_fault = lambda index, doc_id, source: (
+        (503, "unavailable_shards_exception", "primary shard is not active")
+        if index.startswith("mydata-lambda")
+        else None
+    )
+    status, report, err = replay_output(capsys, "sqs://" + queue.removeprefix("https://"))
+    assert status == 1 and (report["entries"], report["removed"], report["still_failing"]) == (3, 2, 1)
+    assert "messages" in err
+    assert forwarder_env.count() == 3
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert (
+        int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 1
+    )
+
+
+@pytest.mark.parametrize("target", ["bucket/prefix", "s3://", "sqs://", "http://queue"])
+def test_a_replay_source_is_s3_or_sqs(target: str) -> None:
+    with pytest.raises(ForwarderError, match="is not a replay source: give s3://BUCKET/PREFIX"):
+        parse_target(target)
+
+
+def test_replay_targets_are_parsed() -> None:
+    assert parse_target("s3://b/dead-letter/2026/") == ("s3", "b", "dead-letter/2026/")
+    assert parse_target("sqs://sqs.us-east-1.amazonaws.com/1/q") == (
+        "sqs",
+        "https://sqs.us-east-1.amazonaws.com/1/q",
+        "",
+    )
