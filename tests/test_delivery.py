@@ -398,3 +398,28 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     outcome = delivery.deliver([doc], OpenSearchSink(settings), settings, delivery.Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "cap", "budget"),
+    [
+        (60_000, "900", 55.0),  # the margin: 5 s
+        (3_000, "900", 2.25),  # the Lambda default of 3 s: a quarter kept back
+        (60_000, "10", 10.0),  # RETRY_MAX_SECONDS caps it
+    ],
+)
+def test_the_deadline_keeps_a_margin_before_the_function_timeout(remaining_ms: int, cap: str, budget: float) -> None:
+    settings = Settings.from_env(
+        {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "x", "RETRY_MAX_SECONDS": cap}
+    )
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return remaining_ms
+
+    now = [100.0]
+    deadline = delivery.Deadline.for_invocation(Context(), settings)
+    assert deadline.remaining() == pytest.approx(budget, abs=0.05)
+    clock_deadline = delivery.Deadline(budget, clock=lambda: now[0])
+    now[0] += budget
+    assert clock_deadline.expired()

@@ -28,6 +28,20 @@ def test_defaults() -> None:
     assert (settings.service, settings.index_prefix, settings.max_payload_bytes) == ("es", "mydata", 64 * 1024 * 1024)
 
 
+def test_delivery_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.bulk_max_bytes, settings.bulk_max_docs) == (5 * 1024 * 1024, 10_000)
+    assert (settings.retry_safety_margin, settings.retry_max_seconds) == (5.0, 900.0)
+    assert (settings.dead_letter_bucket, settings.dead_letter_prefix) == (None, "dead-letter/")
+    assert settings.idempotent_retries
+    assert not Settings.from_env({**BASE, "OPENSEARCH_SERVICE": "aoss"}).idempotent_retries
+
+
+def test_the_dead_letter_prefix_is_a_folder() -> None:
+    settings = Settings.from_env({**BASE, "DEAD_LETTER_BUCKET": "logs.dead-letter", "DEAD_LETTER_PREFIX": "/fwd"})
+    assert (settings.dead_letter_bucket, settings.dead_letter_prefix) == ("logs.dead-letter", "fwd/")
+
+
 def test_region_is_read_from_the_endpoint_when_aws_region_is_unset() -> None:
     assert Settings.from_env({"OPENSEARCH_ENDPOINT": BASE["OPENSEARCH_ENDPOINT"]}).region == "eu-west-1"
 
@@ -47,6 +61,13 @@ def test_region_is_read_from_the_endpoint_when_aws_region_is_unset() -> None:
         ("BULK_GZIP", "maybe"),
         ("MAX_PAYLOAD_BYTES", "0"),
         ("OPENSEARCH_READ_TIMEOUT", "-1"),
+        ("BULK_MAX_BYTES", "5MiB"),
+        ("BULK_MAX_DOCS", "0"),
+        ("RETRY_SAFETY_MARGIN_SECONDS", "soon"),
+        ("RETRY_MAX_SECONDS", "inf"),
+        ("DEAD_LETTER_BUCKET", "s3://my-bucket"),
+        ("DEAD_LETTER_BUCKET", "My_Bucket"),
+        ("DEAD_LETTER_BUCKET", "ab"),
     ],
 )
 def test_a_wrong_value_names_the_variable(name: str, value: str) -> None:
