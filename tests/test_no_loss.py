@@ -32,7 +32,7 @@ from tests.standin import Fault, StandIn
 
 PAYLOADS, EVENTS = 20, 1000
 LAMBDA_ATTEMPTS = 3  # an asynchronous invocation and Lambda's 2 retries
-TIMEOUT_MS = 1500  # the function's timeout in this play: slow answers run into it
+TIMEOUT_MS = 800  # the function's timeout in this play: slow answers run into it
 
 
 def refused_for_good(doc_id: str) -> tuple[int, str, str] | None:
@@ -49,7 +49,7 @@ class Storm:
     """The faults, drawn from a seeded generator."""
 
     OUTAGE_AFTER = 100  # requests; then every request gets 503 for OUTAGE_SECONDS (a blue/green change)
-    OUTAGE_SECONDS = 4.0  # longer than Lambda's 3 attempts: the event goes to the on-failure queue
+    OUTAGE_SECONDS = 2.2  # longer than Lambda's 3 attempts: the event goes to the on-failure queue
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
