@@ -93,9 +93,12 @@ def _fluent_record(rng: random.Random, at: int) -> str:
     return json.dumps(record, ensure_ascii=rng.random() < 0.5)
 
 
-ALL_SHAPES = tuple(range(9))
+ALL_SHAPES = tuple(range(9))  # every shape, the edge cases included: the parity mix
 # Shapes whose fields keep one type across events: these index without mapping conflicts.
 CLEAN_SHAPES = (0, 2, 3, 4, 6)
+# What production log groups carry, without the edge-case values (lone surrogates,
+# 1e400, 0x1A as a status...) that the parity mix has in every tenth event.
+REALISTIC_SHAPES = (0, 2, 3, 4, 6, 7, 9)
 
 
 def _message(rng: random.Random, at: int, shapes: tuple[int, ...]) -> tuple[str, dict[str, str] | None]:
@@ -137,6 +140,12 @@ def _message(rng: random.Random, at: int, shapes: tuple[int, ...]) -> tuple[str,
     if shape == 6:
         frames = "".join(f"\n\tat com.example.C{i}.m(C{i}.java:{i * 7})" for i in range(rng.randint(2, 12)))
         return f"java.lang.IllegalStateException: {_text(rng, 3)}{frames}", None
+    if shape == 9:  # a space-delimited filter pattern on an access log: [ip, user, ..., status, bytes]
+        ip = f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}"
+        status, size = rng.choice(["200", "200", "304", "404", "500"]), str(rng.randint(0, 99999))
+        path = f"/api/{rng.choice(WORDS)}"
+        fields = {"ip": ip, "user": "-", "method": "GET", "path": path, "status": status, "bytes": size}
+        return f"{ip} - GET {path} {status} {size}", fields
     if shape == 7:
         return f'{_text(rng, 2)} {{"k": "{rng.choice(WORDS)}", "v": [{rng.random()}, {rng.randint(-5, 5)}]}}', None
     return rng.choice(JSONISH), None

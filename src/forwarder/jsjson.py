@@ -16,6 +16,7 @@ import orjson
 
 # orjson's messages for the inputs that JSON.parse accepts but orjson does not.
 _STDLIB_CAN_READ = ("infinity", "surrogate", "recursion")
+_JSON_SPACE = " \t\n\r"
 
 
 class _NotJson(Exception):
@@ -47,6 +48,8 @@ def loads(data: bytes | str) -> Any:
 
 def object_or_none(text: str) -> dict[str, Any] | None:
     """The parsed object when `text` is wholly valid JSON, else None (extractJson)."""
+    if not text.rstrip(_JSON_SPACE).endswith("}"):
+        return None  # cannot be an object: skip the parse and its exception
     try:
         value = loads(text)
     except ValueError:

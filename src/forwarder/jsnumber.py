@@ -17,10 +17,14 @@ _JS_SPACE = (
     "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-_DECIMAL_INT = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_RADIX = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+# One match tells which literal it is: an integer, a decimal, or a 0x/0o/0b integer.
+_LITERAL = re.compile(
+    r"(?P<int>[+-]?[0-9]+)"
+    r"|(?P<decimal>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"|0(?P<radix>[xXoObB])(?P<digits>(?<=[xX])[0-9a-fA-F]+|(?<=[oO])[0-7]+|(?<=[bB])[01]+)"
+)
 _RADIX_BASE = {"x": 16, "o": 8, "b": 2}
+_CAN_START = frozenset("+-.0123456789")
 
 
 def js_number(value: object) -> int | float | None:
@@ -34,16 +38,19 @@ def js_number(value: object) -> int | float | None:
     if not isinstance(value, str):
         return None
     text = value.strip(_JS_SPACE)
-    if not text:
+    if text.isdigit() and text.isascii():
+        return int(text)  # the common case, without a regular expression
+    if not text or text[0] not in _CAN_START:
         return None
-    if _DECIMAL_INT.fullmatch(text):
+    match = _LITERAL.fullmatch(text)
+    if match is None:
+        return None
+    if match.lastgroup == "int":
         return int(text)
-    if _DECIMAL.fullmatch(text):
+    if match.lastgroup == "decimal":
         number = float(text)
         return number if math.isfinite(number) else None
-    if _RADIX.fullmatch(text):
-        return int(text[2:], _RADIX_BASE[text[1].lower()])
-    return None
+    return int(match["digits"], _RADIX_BASE[match["radix"].lower()])
 
 
 def js_truthy(value: object) -> bool:
