@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo events clean
+.PHONY: setup test lint demo events bench clean
 
 setup: $(INSTALLED)
 
@@ -30,6 +30,11 @@ lint: setup
 
 demo: setup
 	$(PY) scripts/demo.py events
+
+# Ours against the Node reference in the same run; writes bench/results/ (see README, Performance).
+bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/run.py
 
 events: setup
 	$(PY) scripts/make_events.py

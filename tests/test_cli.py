@@ -12,6 +12,7 @@ import pytest
 
 from forwarder import bulk, cli, decode, transform
 from tests import payload_gen
+from tests.reference import require_reference
 from tests.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,9 +117,44 @@ def test_events_are_the_encoding_of_events_src(tmp_path) -> None:
         assert event == encode_payload(json.loads(source.read_text())), f"run `make events` for {source.name}"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["invoke", "--help"]])
-def test_help_shows_an_example(args, capsys) -> None:
+@pytest.mark.parametrize(
+    ("args", "example"),
+    [
+        (["--help"], "forwarder invoke events/"),
+        (["invoke", "--help"], "forwarder invoke events/"),
+        (["replay", "--help"], "forwarder replay s3://"),
+        (["bench", "--help"], "forwarder bench events/eks-fluentd.json"),
+    ],
+)
+def test_help_shows_an_example(args, example, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(args)
     assert exited.value.code == 0
-    assert "forwarder invoke events/" in capsys.readouterr().out
+    assert example in capsys.readouterr().out
+
+
+def test_bench_times_the_hot_path_of_each_event_file(capsys) -> None:
+    assert cli.main(["bench", str(EVENTS / "lambda.json"), str(EVENTS / "eks-fluentd.json"), "--iterations", "5"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["file"].rsplit("/", 1)[-1], line["events"]) for line in lines] == [
+        ("lambda.json", 4),
+        ("eks-fluentd.json", 5),
+    ]
+    assert all(line["ms_per_payload"] > 0 for line in lines)
+
+
+def test_bench_refuses_a_non_positive_iteration_count(capsys) -> None:
+    assert cli.main(["bench", str(EVENTS / "lambda.json"), "--iterations", "0"]) == 1
+    assert "--iterations 0: give a positive number of runs" in capsys.readouterr().err
+
+
+def test_the_node_benchmark_times_the_same_event() -> None:
+    node = require_reference()
+    done = subprocess.run(
+        [node, str(REPO / "bench" / "reference.js"), "3", str(EVENTS / "lambda.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answer = json.loads(done.stdout)
+    assert answer["events"] == 4 and answer["ms_per_payload"] > 0

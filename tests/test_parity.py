@@ -29,6 +29,16 @@ def test_generated_payloads_match_the_reference_document_by_document() -> None:
     assert compared == 1200
 
 
+def test_the_benchmark_mix_matches_the_reference() -> None:
+    """The realistic shapes `make bench` times (access-log extracted fields among them)."""
+    docs = payload_gen.payloads(seed=2026, count=3, events=300, shapes=payload_gen.REALISTIC_SHAPES)
+    lines = [json.dumps(doc, ensure_ascii=False) for doc in docs]
+    compared = 0
+    for n, (line, answer) in enumerate(zip(lines, reference_bodies(lines), strict=True)):
+        compared += assert_same_documents(ours(payload_gen.encode(line.encode())), answer["body"], f"bench {n}")
+    assert compared == 900
+
+
 def test_every_message_shape_is_covered_by_the_parity_run() -> None:
     events = [event for doc in GENERATED for event in doc["logEvents"]]
     messages = [event["message"] for event in events]

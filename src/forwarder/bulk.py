@@ -61,10 +61,7 @@ def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_
 
 def ndjson(documents: Iterable[Document]) -> bytes:
     """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `chunks`)."""
-    parts: list[bytes] = []
-    for index, doc_id, source in documents:
-        parts += (_action_start(index), orjson.dumps(doc_id), b"}}\n", source, b"\n")
-    return b"".join(parts)
+    return b"".join(map(lines, documents))
 
 
 def parse_items(body: bytes) -> list[ItemResult]:

@@ -74,6 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replay.add_argument("source", help="s3://BUCKET/PREFIX or sqs://QUEUE-URL-WITHOUT-https")
+    bench = commands.add_parser(
+        "bench",
+        help="time decode + transform + _bulk body on event files (no network)",
+        description="Time the hot path (base64 -> gunzip -> JSON -> documents -> NDJSON body) on each event "
+        'file; prints {"file", "events", "ms_per_payload"} per file (the median of the runs). '
+        "`make bench` compares it with the Node reference.",
+        epilog="example:\n  forwarder bench events/eks-fluentd.json --iterations 500",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
+    bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
     args = parser.parse_args(argv)
 
     from forwarder.log import logs_to_stderr
@@ -82,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with logs_to_stderr():
             if args.command == "replay":
                 return _replay(args.source)
+            if args.command == "bench":
+                return _bench(_event_files(args.events), args.iterations)
             files = _event_files(args.events)
             return _dry_run(files) if args.dry_run else _invoke(files)
     except ForwarderError as err:
@@ -142,6 +155,19 @@ def _invoke(files: list[Path]) -> int:
             continue
         print(orjson.dumps({"file": str(path), **result}).decode())
     return status
+
+
+def _bench(files: list[Path], iterations: int) -> int:
+    from forwarder import benchmark, decode
+
+    if iterations < 1:
+        raise ForwarderError(f"--iterations {iterations}: give a positive number of runs")
+    for path in files:
+        event = _read_event(path)
+        events = len(decode.decode_event(event, benchmark.NO_LIMIT).log_events)
+        ms = benchmark.ms_per_payload(event, iterations)
+        print(orjson.dumps({"file": str(path), "events": events, "ms_per_payload": round(ms, 4)}).decode())
+    return 0
 
 
 def _replay(source: str) -> int:

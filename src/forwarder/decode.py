@@ -90,16 +90,18 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
     """Inflate every gzip member, refusing output beyond `max_bytes`."""
     if not compressed.startswith(_GZIP_MAGIC):
         raise NotGzipError(f"awslogs.data is not gzip: it starts with {compressed[:4]!r}, not the gzip magic 1f8b")
-    out = bytearray()
+    pieces: list[bytes] = []
+    size = 0
     rest = compressed
     while rest:
         inflater = zlib.decompressobj(wbits=31)
         chunk = rest
         try:
             while chunk and not inflater.eof:
-                room = max_bytes - len(out) + 1
-                out += inflater.decompress(chunk, min(room, _INFLATE_STEP))
-                if len(out) > max_bytes:
+                piece = inflater.decompress(chunk, min(max_bytes - size + 1, _INFLATE_STEP))
+                pieces.append(piece)
+                size += len(piece)
+                if size > max_bytes:
                     raise PayloadTooLargeError(
                         f"payload inflates past MAX_PAYLOAD_BYTES={max_bytes} bytes "
                         f"({len(compressed)} bytes compressed); refused while inflating"
@@ -110,12 +112,12 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
         if not inflater.eof:
             raise TruncatedGzipError(
                 f"awslogs.data is truncated gzip: the stream ends after {len(compressed)} "
-                f"compressed bytes ({len(out)} inflated) without its end marker"
+                f"compressed bytes ({size} inflated) without its end marker"
             )
         rest = inflater.unused_data  # a further gzip member, as `gunzip` would read
         if rest and not rest.startswith(_GZIP_MAGIC):
             break  # trailing garbage after the last member, as Node's gunzip ignores
-    return bytes(out)
+    return b"".join(pieces)  # one piece (a payload under 1 MiB) is returned without a copy
 
 
 def parse_payload(raw: bytes) -> Payload:

@@ -13,7 +13,7 @@ import math
 import re
 
 # StrWhiteSpaceChar of ECMA-262: white space, line terminators and the BOM.
-_JS_SPACE = (
+JS_SPACE = (
     "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
@@ -37,7 +37,7 @@ def js_number(value: object) -> int | float | None:
         return value if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
-    text = value.strip(_JS_SPACE)
+    text = value.strip(JS_SPACE)
     if text.isdigit() and text.isascii():
         return int(text)  # the common case, without a regular expression
     if not text or text[0] not in _CAN_START:

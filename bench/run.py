@@ -1,0 +1,228 @@
+"""`make bench`: ours against the Node reference, measured in the same run.
+
+1. Hot path (decode + transform + `_bulk` body, no network) on mixed payloads of
+   100, 1,000 and 5,000 events: the Node reference in one process
+   (bench/reference.js), ours in one process (`forwarder bench`), after checking
+   that both make the same documents. Prints ms/payload and ours/Node, and draws
+   bench/results/hot-path.png.
+2. Cold start: importing the handler and serving a first small payload, in a
+   fresh process, as in a new Lambda execution environment.
+3. Peak RSS while handling a 10,000-event payload.
+4. End to end against the local stand-in (signed, gzip, keep-alive): documents
+   per second, and request bytes per document with and without compression.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests import payload_gen  # noqa: E402
+from tests.reference import assert_same_documents, reference_files  # noqa: E402
+from tests.standin import StandIn  # noqa: E402
+
+from forwarder import benchmark  # noqa: E402
+
+SIZES = (100, 1000, 5000)
+ITERATIONS = {100: 500, 1000: 100, 5000: 30}
+RESULTS = REPO / "bench" / "results"
+PYTHON = sys.executable
+
+
+def write_events(folder: Path, shapes: tuple[int, ...], label: str) -> list[Path]:
+    files = []
+    for size in SIZES:
+        doc = payload_gen.payloads(seed=2026, count=1, events=size, shapes=shapes)[0]
+        path = folder / f"{label}-{size}.json"
+        path.write_text(json.dumps(payload_gen.event_for(doc)))
+        files.append(path)
+    return files
+
+
+def same_documents(files: list[Path]) -> int:
+    checked = 0
+    for path, theirs in zip(files, reference_files(files), strict=True):
+        ours = benchmark.hot_path(json.loads(path.read_text()))
+        checked += assert_same_documents(ours, theirs["body"], path.name)
+    return checked
+
+
+def node_times(files: list[Path]) -> list[float]:
+    out = []
+    for path in files:  # one node process for all sizes; iterations by size
+        size = int(path.stem.rsplit("-", 1)[1])
+        done = subprocess.run(
+            ["node", str(REPO / "bench" / "reference.js"), str(ITERATIONS[size]), str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out.append(json.loads(done.stdout)["ms_per_payload"])
+    return out
+
+
+def our_times(files: list[Path]) -> list[float]:
+    out = []
+    for path in files:
+        size = int(path.stem.rsplit("-", 1)[1])
+        done = subprocess.run(
+            [PYTHON, "-m", "forwarder.cli", "bench", str(path), "--iterations", str(ITERATIONS[size])],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out.append(json.loads(done.stdout)["ms_per_payload"])
+    return out
+
+
+CHILD = r"""
+import json, os, resource, sys, time
+started = time.perf_counter()
+from forwarder import handler
+imported = time.perf_counter()
+
+class Context:
+    function_name, memory_limit_in_mb, function_version = "bench", 128, "$LATEST"
+    invoked_function_arn, aws_request_id = "arn:aws:lambda:local:0:function:bench", "bench"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+events = [json.load(open(path)) for path in sys.argv[1:]]
+first_start = time.perf_counter()
+handler.lambda_handler(events[0], Context())
+first_done = time.perf_counter()
+for event in events[1:]:
+    handler.lambda_handler(event, Context())
+done = time.perf_counter()
+print(json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "first_payload_ms": (first_done - first_start) * 1000,
+    "rest_seconds": done - first_done,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def run_child(standin: StandIn, files: list[Path], **env: str) -> dict[str, float]:
+    environment = {
+        **os.environ,
+        **standin.env(),
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",  # settings and connection pool made at import, as in Lambda
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    done = subprocess.run(
+        [PYTHON, "-c", CHILD, *map(str, files)], capture_output=True, text=True, check=True, env=environment
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def chart(table: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [row["events"] for row in table]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(sizes, [row["node_ms"] for row in table], "o-", label="Node reference")
+    axes.plot(sizes, [row["ours_ms"] for row in table], "s-", label="cwl-opensearch-forwarder")
+    axes.set_xlabel("events per payload")
+    axes.set_ylabel("ms per payload (decode + transform + _bulk body)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "python": platform.python_version(),
+        "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+    }
+    print(f"machine: {results['machine']}; Python {results['python']}; Node {results['node']}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        tables = {}
+        for label, shapes in (("mixed", payload_gen.REALISTIC_SHAPES), ("parity-mix", payload_gen.ALL_SHAPES)):
+            files = write_events(folder, shapes, label)
+            checked = same_documents(files)
+            node, ours = node_times(files), our_times(files)
+            rows = [
+                {"events": size, "node_ms": n, "ours_ms": o, "ratio": o / n}
+                for size, n, o in zip(SIZES, node, ours, strict=True)
+            ]
+            tables[label] = rows
+            print(f"hot path, {label} events ({checked} documents identical to the reference's):")
+            print(f"  {'events':>7}  {'Node ms':>9}  {'ours ms':>9}  {'ours/Node':>9}")
+            for row in rows:
+                print(f"  {row['events']:>7}  {row['node_ms']:>9.2f}  {row['ours_ms']:>9.2f}  {row['ratio']:>9.2f}")
+            print()
+        results["hot_path"] = tables
+        chart(tables["mixed"], RESULTS / "hot-path.png")
+
+        small = REPO / "events" / "lambda.json"
+        big = folder / "big.json"
+        big.write_text(
+            json.dumps(
+                payload_gen.event_for(
+                    payload_gen.payloads(seed=7, count=1, events=10_000, shapes=payload_gen.REALISTIC_SHAPES)[0]
+                )
+            )
+        )
+        batch = []
+        for n in range(20):
+            doc = payload_gen.payloads(seed=100 + n, count=1, events=1000, shapes=payload_gen.CLEAN_SHAPES)[0]
+            path = folder / f"e2e-{n}.json"
+            path.write_text(json.dumps(payload_gen.event_for(doc)))
+            batch.append(path)
+        with StandIn() as standin:
+            cold = run_child(standin, [small])
+            memory = run_child(standin, [big])
+        e2e = {}
+        for gzip_bodies in ("true", "false"):
+            with StandIn() as standin:
+                run = run_child(standin, batch, BULK_GZIP=gzip_bodies)
+                docs = standin.count()
+                wire = sum(seen.wire_bytes for seen in standin.seen)
+            e2e[gzip_bodies] = {
+                "docs_per_second": (docs - 1000) / run["rest_seconds"],
+                "request_bytes_per_doc": wire / docs,
+            }
+    cold_ms = cold["import_ms"] + cold["first_payload_ms"]
+    results.update(
+        cold_start_ms=cold_ms,
+        cold_start=cold,
+        peak_rss_mb_10k_events=memory["peak_rss_mb"],
+        end_to_end=e2e,
+    )
+    print(
+        f"cold start: {cold_ms:.0f} ms (import {cold['import_ms']:.0f} ms + first payload "
+        f"{cold['first_payload_ms']:.0f} ms, signed, to the stand-in)"
+    )
+    print(f"peak RSS handling a 10,000-event payload: {memory['peak_rss_mb']:.0f} MB")
+    for gzip_bodies, label in (("true", "gzip"), ("false", "plain")):
+        row = e2e[gzip_bodies]
+        print(
+            f"end to end ({label}): {row['docs_per_second']:,.0f} documents/s, "
+            f"{row['request_bytes_per_doc']:.0f} request bytes/document"
+        )
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {RESULTS / 'results.json'} and {RESULTS / 'hot-path.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
