@@ -69,8 +69,11 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
     )
     heads = [b"{"] * len(events)  # the source's JSON without its closing brace: "{" when empty
     slow: list[int] = []
-    for position in _with_source(events, messages):
-        source = _source(messages[position], events[position])
+    for position, brace, fields in _with_source(events, messages):
+        if fields is not None:
+            source = _source_from_fields(fields)
+        else:
+            source = jsjson.object_or_none(messages[position][brace:]) or {}
         if not source:
             continue
         try:
@@ -125,13 +128,13 @@ def _joined(
     )
 
 
-def _with_source(events: list[LogEvent], messages: list[str]) -> list[int]:
-    """Positions of the events that may have a source: extracted fields, or a `{` in the message."""
+def _with_source(events: list[LogEvent], messages: list[str]) -> list[tuple[int, int, Any]]:
+    """(position, first `{`, extracted fields) of the events that may have a source."""
     braces = map(str.find, messages, repeat("{"))
     fields = map(operator.methodcaller("get", "extractedFields"), events)
     return [
-        position
-        for position, (brace, field) in enumerate(zip(braces, fields, strict=True))
+        (position, brace, field)
+        for position, brace, field in zip(range(len(messages)), braces, fields, strict=False)
         if brace >= 0 or field is not None
     ]
 
@@ -252,7 +255,8 @@ def _source_from_fields(fields: dict[str, Any]) -> dict[str, Any]:
             if value.isdigit() and value.isascii():
                 source[key] = int(value)  # the usual status or byte count, without the general test
                 continue
-            number = js_number(value) if value[0] in _MAY_BE_NUMERIC else None
+            # Most strings fail on their first character or on a second dot (an IP address).
+            number = js_number(value) if value[0] in _MAY_BE_NUMERIC and value.count(".") < 2 else None
         else:
             if not js_truthy(value):
                 continue
