@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
@@ -92,7 +92,8 @@ def check(
     canonical = "\n".join(
         [
             method,
-            quote(unquote(url.path) or "/", safe="/-_.~"),
+            # Services other than S3 encode each path segment twice: the path as sent, encoded again.
+            quote(url.path or "/", safe="/-_.~"),
             _canonical_query(url.query),
             "".join(f"{name}:{' '.join(headers[name].strip().split())}\n" for name in signed),
             match["signed"],

@@ -13,6 +13,7 @@ dropped connections (`request_fault`, or `queue_answer`), and per-item errors
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import gzip
 import itertools
 import json
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tests.sigv4_check import TestCredentials, check
 
@@ -89,6 +90,9 @@ class StandIn:
     queued_answers: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     item_fault: ItemFault | None = None
     request_fault: RequestFault | None = None
+    ism_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {policy, seq_no, version}
+    index_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policy_changes: list[tuple[str, str]] = field(default_factory=list)  # (index pattern, policy id)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -163,9 +167,11 @@ class StandIn:
             except OSError as err:
                 return 400, _error(400, "parse_exception", f"Content-Encoding gzip: {err}")
         path = urlsplit(target).path
-        parts = [p for p in path.split("/") if p]
+        parts = [unquote(p) for p in path.split("/") if p]
         if method == "POST" and parts and parts[-1] == "_bulk" and len(parts) <= 2:
             return self._bulk(body, parts[0] if len(parts) == 2 else None)
+        if parts[:2] == ["_plugins", "_ism"] or parts[:1] == ["_index_template"]:
+            return self._ism_or_template(method, parts, urlsplit(target).query, body)
         if method == "GET" and not parts:
             return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.17.0"}}
         if method == "GET" and parts == ["_cat", "indices"]:
@@ -176,6 +182,59 @@ class StandIn:
                 return 404, {"_index": parts[0], "_id": parts[2], "found": False}
             return 200, {"_index": parts[0], "_id": parts[2], "found": True, **doc}
         return 400, _error(400, "illegal_argument_exception", f"no handler for {method} {path}")
+
+    def _ism_or_template(self, method: str, parts: list[str], query: str, body: bytes) -> tuple[int, Any]:
+        """ISM policies (with OpenSearch's optimistic concurrency), change_policy, and index templates."""
+        params = dict(item.split("=", 1) for item in query.split("&") if "=" in item)
+        if parts[:1] == ["_index_template"] and len(parts) == 2:
+            name = parts[1]
+            if method == "PUT":
+                self.index_templates[name] = json.loads(body)
+                return 200, {"acknowledged": True}
+            if method == "DELETE" and name in self.index_templates:
+                del self.index_templates[name]
+                return 200, {"acknowledged": True}
+            if method == "GET" and name in self.index_templates:
+                return 200, {"index_templates": [{"name": name, "index_template": self.index_templates[name]}]}
+            return 404, _error(404, "resource_not_found_exception", f"index template matching [{name}] not found")
+        if parts[2:3] == ["change_policy"] and len(parts) == 4 and method == "POST":
+            pattern, policy_id = parts[3], json.loads(body)["policy_id"]
+            if policy_id not in self.ism_policies:
+                return 404, _error(404, "resource_not_found_exception", f"Could not find policy={policy_id}")
+            self.policy_changes.append((pattern, policy_id))
+            moved = [name for name in self.indices if fnmatch.fnmatchcase(name, pattern)]
+            return 200, {"updated_indices": len(moved), "failures": False, "failed_indices": []}
+        if parts[2:3] == ["policies"] and len(parts) == 4:
+            policy_id, known = parts[3], self.ism_policies.get(parts[3])
+            if method == "GET" and known:
+                return 200, {
+                    "_id": policy_id,
+                    "_version": known["version"],
+                    "_seq_no": known["seq_no"],
+                    "_primary_term": 1,
+                    "policy": known["policy"],
+                }
+            if method == "PUT":
+                if known and (params.get("if_seq_no") != str(known["seq_no"]) or params.get("if_primary_term") != "1"):
+                    return 409, _error(
+                        409,
+                        "version_conflict_engine_exception",
+                        f"[{policy_id}]: version conflict, required seqNo [{params.get('if_seq_no')}], "
+                        f"primary term [{params.get('if_primary_term')}]. current document has seqNo "
+                        f"[{known['seq_no']}] and primary term [1]",
+                    )
+                version = known["version"] + 1 if known else 1
+                self.ism_policies[policy_id] = {
+                    "policy": json.loads(body)["policy"],
+                    "seq_no": next(self._ids),
+                    "version": version,
+                }
+                return (200 if known else 201), {"_id": policy_id, "_version": version, "_primary_term": 1}
+            if method == "DELETE" and known:
+                del self.ism_policies[policy_id]
+                return 200, {"_id": policy_id, "result": "deleted"}
+            return 404, _error(404, "status_exception", "Policy not found")
+        return 400, _error(400, "illegal_argument_exception", f"no handler for {method} /{'/'.join(parts)}")
 
     def _bulk(self, body: bytes, default_index: str | None) -> tuple[int, Any]:
         if not body.endswith(b"\n"):

@@ -1,4 +1,4 @@
-"""Signed `_bulk` POSTs to OpenSearch over one reused, TLS-verified connection pool.
+"""Signed requests (`_bulk` POSTs above all) to OpenSearch over one reused, TLS-verified connection pool.
 
 SigV4 is botocore's signer (the session token and the body hash are signed);
 nothing here signs by hand. The pool lives as long as the Lambda execution
@@ -46,14 +46,24 @@ class OpenSearchSink:
     def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None, time_left: float | None = None
     ) -> Response:
-        """POST `body` to `path`, signed; raises TransportError when no answer comes back.
+        return self.request("POST", path, body, headers, time_left)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        time_left: float | None = None,
+    ) -> Response:
+        """`method` `path` with `body`, signed; raises TransportError when no answer comes back.
 
         `time_left` (seconds) shortens the configured timeouts so that a slow answer
         cannot run past the caller's deadline.
         """
-        signed = self._sign("POST", path, body, headers or {})
+        signed = self._sign(method, path, body, headers or {})
         try:
-            answer = self._pool.urlopen("POST", path, body=body, headers=signed, timeout=self._timeout(time_left))
+            answer = self._pool.urlopen(method, path, body=body, headers=signed, timeout=self._timeout(time_left))
         except urllib3.exceptions.HTTPError as err:
             raise TransportError(
                 f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}",

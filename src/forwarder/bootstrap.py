@@ -1,0 +1,205 @@
+"""CloudFormation custom resource: the ISM delete policy and the index template.
+
+Create and Update put both (an ISM update needs the policy's `_seq_no` and
+`_primary_term`, read first); when the retention changes, the indices already
+managed by the old version are moved to the new one with `change_policy`.
+Delete removes both, unless `RetainOnDelete` is "true". CloudFormation is
+always answered, on failure too and before this function's own timeout, so a
+stack never waits an hour for a custom resource.
+
+Resource properties (CloudFormation passes them as strings):
+    IndexPrefix       e.g. "mydata": the policy and template cover "<prefix>-*"
+    RetentionDays     e.g. "30": indices are deleted this many days after creation
+    RetainOnDelete    "true" keeps the policy and template when the stack is deleted
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+
+from forwarder.delivery import Deadline
+from forwarder.errors import ForwarderError
+from forwarder.log import logger
+from forwarder.settings import Settings
+from forwarder.sink import OpenSearchSink, Response
+
+ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
+TEMPLATE_PRIORITY = 100
+KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
+
+
+class BootstrapError(ForwarderError):
+    """OpenSearch refused the policy or the template."""
+
+
+@dataclass(frozen=True)
+class Config:
+    index_prefix: str
+    retention_days: int
+    retain_on_delete: bool
+
+    @classmethod
+    def from_properties(cls, properties: dict[str, Any]) -> Config:
+        prefix = str(properties.get("IndexPrefix", "")).strip()
+        if not prefix:
+            raise BootstrapError("IndexPrefix is missing from the resource properties")
+        try:
+            retention = int(str(properties.get("RetentionDays", "")))
+        except ValueError:
+            retention = 0
+        if retention < 1:
+            raise BootstrapError(f"RetentionDays={properties.get('RetentionDays')!r}: give a whole number of days >= 1")
+        retain = str(properties.get("RetainOnDelete", "false")).strip().lower() == "true"
+        return cls(prefix, retention, retain)
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.index_prefix}-*"
+
+    @property
+    def policy_id(self) -> str:
+        return f"{self.index_prefix}-delete-after-retention"
+
+    @property
+    def template_name(self) -> str:
+        return f"{self.index_prefix}-logs"
+
+    def policy(self) -> dict[str, Any]:
+        return {
+            "policy": {
+                "description": f"cwl-opensearch-forwarder: delete {self.pattern} after {self.retention_days} days",
+                "default_state": "hot",
+                "states": [
+                    {
+                        "name": "hot",
+                        "actions": [],
+                        "transitions": [
+                            {"state_name": "delete", "conditions": {"min_index_age": f"{self.retention_days}d"}}
+                        ],
+                    },
+                    {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+                ],
+                "ism_template": [{"index_patterns": [self.pattern], "priority": TEMPLATE_PRIORITY}],
+            }
+        }
+
+    def index_template(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
+        properties["@timestamp"] = {"type": "date"}
+        properties["@message"] = {"type": "text"}
+        # The safe form of a refused document (fallback.py): mapped up front, so that it
+        # is accepted even by an index at its field limit.
+        properties["@fields_json"] = {"type": "text"}
+        properties["@fallback_reason"] = {"type": "text"}
+        return {
+            "index_patterns": [self.pattern],
+            "priority": TEMPLATE_PRIORITY,
+            "template": {"mappings": {"properties": properties}},
+        }
+
+
+class Bootstrap:
+    """The requests, over the forwarder's own signed connection pool."""
+
+    def __init__(self, sink: OpenSearchSink, deadline: Deadline) -> None:
+        self._sink = sink
+        self._deadline = deadline
+
+    def apply(self, config: Config, previous: Config | None) -> dict[str, Any]:
+        self._put_policy(config)
+        self._call("PUT", f"/_index_template/{quote(config.template_name)}", config.index_template())
+        moved = 0
+        if previous and previous.policy_id == config.policy_id and previous.retention_days != config.retention_days:
+            answer = self._call(
+                "POST", f"/_plugins/_ism/change_policy/{quote(config.pattern)}", {"policy_id": config.policy_id}
+            )
+            moved = int(answer.get("updated_indices", 0))
+        return {"PolicyId": config.policy_id, "TemplateName": config.template_name, "IndicesMoved": moved}
+
+    def remove(self, config: Config) -> None:
+        for path in (
+            f"/_plugins/_ism/policies/{quote(config.policy_id)}",
+            f"/_index_template/{quote(config.template_name)}",
+        ):
+            self._call("DELETE", path, None, missing_ok=True)
+
+    def _put_policy(self, config: Config) -> None:
+        path = f"/_plugins/_ism/policies/{quote(config.policy_id)}"
+        current = self._call("GET", path, None, missing_ok=True)
+        if current:  # an update must name the version it replaces, or ISM answers 409
+            path += f"?if_seq_no={current['_seq_no']}&if_primary_term={current['_primary_term']}"
+        self._call("PUT", path, config.policy())
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None, missing_ok: bool = False) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else b""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        answer: Response = self._sink.request(method, path, data, headers, time_left=self._deadline.remaining())
+        if answer.status == 404 and missing_ok:
+            return {}
+        if not 200 <= answer.status < 300:
+            raise BootstrapError(
+                f"{method} {path.split('?')[0]} answered HTTP {answer.status}: "
+                f"{answer.body[:300].decode('utf-8', 'replace')}"
+            )
+        parsed = json.loads(answer.body or b"{}")
+        return parsed if isinstance(parsed, dict) else {}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> None:
+    """Do what CloudFormation asks, then answer it, whatever happened."""
+    status, reason, data = "SUCCESS", "", {}
+    physical_id = event.get("PhysicalResourceId") or "opensearch-bootstrap"
+    try:
+        config = Config.from_properties(event.get("ResourceProperties", {}))
+        physical_id = config.policy_id
+        settings = Settings.from_env()
+        remaining = context.get_remaining_time_in_millis() / 1000
+        run = Bootstrap(OpenSearchSink(settings), Deadline(remaining - ANSWER_MARGIN_SECONDS))
+        request = event["RequestType"]
+        if request == "Delete":
+            if not config.retain_on_delete:
+                run.remove(config)
+        else:
+            old = event.get("OldResourceProperties")
+            data = run.apply(config, Config.from_properties(old) if request == "Update" and old else None)
+    except Exception as err:  # anything at all: CloudFormation must hear of it, not wait
+        reason = f"{type(err).__name__}: {err}"[:1000]
+        logger.exception("bootstrap failed")
+        if event.get("RequestType") == "Delete":
+            # A domain already gone (or unreachable) must not keep the stack from being deleted.
+            reason = f"policy and template left in place: {reason}"
+        else:
+            status = "FAILED"
+    answer_cloudformation(event, status, reason, physical_id, data)
+
+
+def answer_cloudformation(
+    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any]
+) -> None:
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason or f"See CloudWatch Logs for {physical_id}",
+            "PhysicalResourceId": physical_id,
+            "StackId": event.get("StackId", ""),
+            "RequestId": event.get("RequestId", ""),
+            "LogicalResourceId": event.get("LogicalResourceId", ""),
+            "Data": data,
+        }
+    ).encode()
+    # The pre-signed S3 URL is signed without a content type: send none.
+    answer = urllib3.request(
+        "PUT",
+        event["ResponseURL"],
+        body=body,
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+        retries=urllib3.Retry(total=4, backoff_factor=0.5, allowed_methods=None, status_forcelist=(500, 502, 503)),
+        timeout=urllib3.Timeout(connect=5, read=10),
+    )
+    logger.info("answered CloudFormation", extra={"status": status, "reason": reason, "http_status": answer.status})

@@ -1,0 +1,163 @@
+"""The CloudFormation custom resource: ISM delete policy and index template, against the stand-in.
+
+Each test sends the event CloudFormation would send and captures the answer the
+handler PUTs to the pre-signed ResponseURL (a local server here).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from forwarder import bootstrap
+from forwarder.cli import LocalContext
+from tests.standin import Fault, StandIn
+
+POLICY = "mydata-delete-after-retention"
+
+
+class ResponseCatcher:
+    """Stands for the pre-signed S3 URL CloudFormation waits on."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+        self.content_types: list[str | None] = []
+        catcher = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                catcher.answers.append(json.loads(body))
+                catcher.content_types.append(self.headers.get("Content-Type"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/cfn-response?X-Amz-Signature=abc"
+
+
+@pytest.fixture
+def catcher() -> Iterator[ResponseCatcher]:
+    catcher = ResponseCatcher()
+    yield catcher
+    catcher.server.shutdown()
+
+
+def cfn_event(catcher: ResponseCatcher, request: str, retention: str = "30", **extra: Any) -> dict[str, Any]:
+    return {
+        "RequestType": request,
+        "ResponseURL": catcher.url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "OpenSearchBootstrap",
+        "ResourceType": "Custom::OpenSearchBootstrap",
+        "ResourceProperties": {"ServiceToken": "arn:...", "IndexPrefix": "mydata", "RetentionDays": retention},
+        **extra,
+    }
+
+
+def test_create_puts_the_delete_policy_and_the_index_template(forwarder_env: StandIn, catcher) -> None:
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == POLICY
+    assert (answer["StackId"], answer["RequestId"], answer["LogicalResourceId"]) == (
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "req-1",
+        "OpenSearchBootstrap",
+    )
+    assert catcher.content_types == [""], "the pre-signed URL is signed without a content type"
+    policy = forwarder_env.ism_policies[POLICY]["policy"]
+    assert policy["default_state"] == "hot"
+    hot, delete = policy["states"]
+    assert hot["transitions"] == [{"state_name": "delete", "conditions": {"min_index_age": "30d"}}]
+    assert delete["actions"] == [{"delete": {}}]
+    assert policy["ism_template"] == [{"index_patterns": ["mydata-*"], "priority": 100}]
+    template = forwarder_env.index_templates["mydata-logs"]
+    assert template["index_patterns"] == ["mydata-*"]
+    mapped = template["template"]["mappings"]["properties"]
+    assert mapped["@timestamp"] == {"type": "date"} and mapped["@message"] == {"type": "text"}
+    assert all(mapped[name] == {"type": "keyword"} for name in ("@id", "@owner", "@log_group", "@log_stream"))
+    assert "@fields_json" in mapped and "@fallback_reason" in mapped
+    assert all(seen.status == 200 or seen.status == 201 or seen.status == 404 for seen in forwarder_env.seen)
+
+
+def test_update_replaces_the_policy_version_and_moves_managed_indices(forwarder_env: StandIn, catcher) -> None:
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    forwarder_env.indices["mydata-payments-api-2026.11.22"] = {}
+    forwarder_env.indices["other-2026.11.22"] = {}
+    old = {"ServiceToken": "arn:...", "IndexPrefix": "mydata", "RetentionDays": "30"}
+    event = cfn_event(catcher, "Update", retention="7", PhysicalResourceId=POLICY, OldResourceProperties=old)
+    bootstrap.handler(event, LocalContext())
+    answer = catcher.answers[-1]
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["Data"] == {"PolicyId": POLICY, "TemplateName": "mydata-logs", "IndicesMoved": 1}
+    stored = forwarder_env.ism_policies[POLICY]
+    assert stored["version"] == 2
+    assert stored["policy"]["states"][0]["transitions"][0]["conditions"] == {"min_index_age": "7d"}
+    assert forwarder_env.policy_changes == [("mydata-*", POLICY)]
+    put = [seen.path for seen in forwarder_env.seen if seen.method == "PUT" and "policies" in seen.path]
+    assert put[-1].startswith(f"/_plugins/_ism/policies/{POLICY}?if_seq_no=") and "if_primary_term=1" in put[-1]
+
+
+def test_an_update_that_keeps_the_retention_moves_nothing(forwarder_env: StandIn, catcher) -> None:
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    old = {"IndexPrefix": "mydata", "RetentionDays": "30"}
+    bootstrap.handler(cfn_event(catcher, "Update", OldResourceProperties=old), LocalContext())
+    assert catcher.answers[-1]["Data"]["IndicesMoved"] == 0 and forwarder_env.policy_changes == []
+
+
+def test_delete_removes_both_or_keeps_them_when_asked(forwarder_env: StandIn, catcher) -> None:
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    retained = cfn_event(catcher, "Delete", PhysicalResourceId=POLICY)
+    retained["ResourceProperties"]["RetainOnDelete"] = "true"
+    bootstrap.handler(retained, LocalContext())
+    assert POLICY in forwarder_env.ism_policies and "mydata-logs" in forwarder_env.index_templates
+    bootstrap.handler(cfn_event(catcher, "Delete", PhysicalResourceId=POLICY), LocalContext())
+    assert forwarder_env.ism_policies == {} and forwarder_env.index_templates == {}
+    assert [answer["Status"] for answer in catcher.answers] == ["SUCCESS"] * 3
+
+
+def test_a_refusal_is_answered_as_failed_with_the_reason(forwarder_env: StandIn, catcher) -> None:
+    forwarder_env.request_fault = lambda path: Fault(status=403)
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("BootstrapError: GET /_plugins/_ism/policies/mydata-delete-after-retention")
+    assert "HTTP 403" in answer["Reason"]
+
+
+def test_bad_properties_are_answered_as_failed(forwarder_env: StandIn, catcher) -> None:
+    bootstrap.handler(cfn_event(catcher, "Create", retention="thirty"), LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "FAILED" and "RetentionDays='thirty'" in answer["Reason"]
+
+
+def test_an_unreachable_domain_is_answered_before_the_function_times_out(forwarder_env: StandIn, catcher) -> None:
+    forwarder_env.request_fault = lambda path: Fault(delay=30)
+    started = time.monotonic()
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext(timeout_ms=12_000))  # 10 s kept to answer
+    elapsed = time.monotonic() - started
+    (answer,) = catcher.answers
+    assert answer["Status"] == "FAILED" and "ReadTimeoutError" in answer["Reason"]
+    assert elapsed < 4, elapsed
+
+
+def test_deleting_a_stack_whose_domain_is_gone_still_succeeds(forwarder_env: StandIn, catcher) -> None:
+    forwarder_env.stop()
+    bootstrap.handler(cfn_event(catcher, "Delete", PhysicalResourceId=POLICY), LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "SUCCESS" and answer["Reason"].startswith("policy and template left in place")
