@@ -13,10 +13,10 @@ INSTALLED := $(VENV)/.installed
 
 setup: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml src/forwarder/requirements.txt
+$(INSTALLED): pyproject.toml src/requirements.txt
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
 	"$(PYTHON)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r src/forwarder/requirements.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r src/requirements.txt -e '.[dev]'
 	touch $@
 
 # pytest exits 5 when it collected no test: that is a failure here too.
