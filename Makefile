@@ -6,10 +6,16 @@ SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1) python3.12 python3; do \
 	  "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV := .venv
+# SAM CLI pins an older botocore than the function's, so it lives in a virtualenv of its own.
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_TOOLS := $(SAM_VENV)/.installed
+ENV ?= default
+EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo events bench clean
+.PHONY: setup test lint demo events bench sam-tools validate build deploy local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -36,8 +42,35 @@ bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/run.py
 
+sam-tools: $(SAM_TOOLS)
+
+$(SAM_TOOLS):
+	"$(PYTHON)" -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0 cfn-lint==1.58.0
+	touch $@
+
+validate: $(SAM_TOOLS)
+	$(SAM) validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+
+# `sam build` without Docker needs the function's Python (3.13) on PATH.
+build: $(SAM_TOOLS)
+	PATH="$$("$(PYTHON)" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$$PATH" $(SAM) build --config-env $(ENV)
+
+deploy: build
+	$(SAM) deploy --config-env $(ENV)
+
+# Docker runs the Lambda image; without it, the same handler runs in-process against the local stand-in.
+local-invoke: setup
+	@if docker info >/dev/null 2>&1; then \
+	  $(MAKE) build && $(SAM) local invoke ForwarderFunction -t build/sam/template.yaml -e $(EVENT); \
+	else \
+	  echo "make: no Docker engine, so not sam local invoke: running the same handler in-process on $(EVENT)"; \
+	  $(PY) scripts/demo.py $(EVENT); \
+	fi
+
 events: setup
 	$(PY) scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam

@@ -24,7 +24,8 @@ def main(events: Path) -> int:
     with StandIn() as standin:
         os.environ.update(standin.env())
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the reports say it all
-        print(f"OpenSearch stand-in on {standin.url}; running the handler on {events}/*.json\n")
+        where = f"{events}/*.json" if events.is_dir() else events
+        print(f"OpenSearch stand-in on {standin.url}; running the handler on {where}\n")
         status = cli.main(["invoke", str(events)])
         print(f"\nindexed ({standin.count()} documents, {len(standin.seen)} signed _bulk requests):")
         for index in sorted(standin.indices):

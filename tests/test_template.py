@@ -1,0 +1,280 @@
+"""template.yaml: linted, built without Docker, translated, and deployed into moto's CloudFormation.
+
+The SAM tools live in .venv-sam (`make sam-tools`: SAM CLI pins an older botocore
+than the function's). What moto cannot create (subscription filters, the custom
+resource, the Lambda's event invoke config) is checked in the translated template.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests import payload_gen
+from tests.standin import StandIn
+
+REPO = Path(__file__).resolve().parents[1]
+SAM_VENV = REPO / ".venv-sam"
+LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TOOLS_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
+
+pytestmark = pytest.mark.template
+
+
+@pytest.fixture(scope="module")
+def sam_tools() -> Path:
+    done = subprocess.run(["make", "-s", "sam-tools"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return SAM_VENV / "bin"
+
+
+def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=TOOLS_ENV, timeout=600, **kwargs)
+
+
+def test_sam_validate_lint_and_cfn_lint_pass(sam_tools: Path) -> None:
+    validated = run([str(sam_tools / "sam"), "validate", "--lint", "--region", REGION])
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "is a valid SAM Template" in validated.stdout + validated.stderr
+    linted = run([str(sam_tools / "cfn-lint"), "template.yaml"])
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:
+    python_dir = Path(sys.base_exec_prefix) / "bin"  # the interpreter this venv was made from: 3.13
+    env = {**TOOLS_ENV, "PATH": f"{python_dir}:{TOOLS_ENV['PATH']}"}
+    done = subprocess.run(
+        [
+            str(sam_tools / "sam"),
+            "build",
+            "--build-dir",
+            str(build_dir),
+            "--region",
+            REGION,
+            "--parameter-overrides",
+            f"Architecture={architecture}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return build_dir / "ForwarderFunction"
+
+
+def test_sam_build_makes_an_arm64_artifact_without_docker(sam_tools: Path, tmp_path: Path) -> None:
+    artifact = sam_build(sam_tools, tmp_path / "arm64", "arm64")
+    (library,) = (artifact / "orjson").glob("orjson.cpython-313-*.so")
+    assert "aarch64" in library.name, "wheels for the function's architecture, not this machine's"
+    assert (artifact / "forwarder" / "handler.py").exists() and (artifact / "urllib3").is_dir()
+    assert not (artifact / "boto3").exists(), (
+        "boto3 is not bundled: the runtime has it and the forwarder does not use it"
+    )
+
+
+def test_the_built_artifact_imports_and_serves_an_event(sam_tools: Path, tmp_path: Path) -> None:
+    artifact = sam_build(sam_tools, tmp_path / "x86", "x86_64")  # this machine's architecture, to run it
+    event = payload_gen.event_for(payload_gen.clean_payload(seed=5, events=50))
+    serve = (
+        "import json, sys\n"
+        "from forwarder import handler\n"
+        "assert handler.__file__.startswith(sys.argv[1]), handler.__file__\n"
+        "class Context:\n"
+        "    function_name, memory_limit_in_mb, function_version = 'f', 256, '$LATEST'\n"
+        "    invoked_function_arn, aws_request_id = 'arn:aws:lambda:us-east-1:0:function:f', 'r'\n"
+        "    def get_remaining_time_in_millis(self): return 60_000\n"
+        "print(json.dumps(handler.lambda_handler(json.loads(sys.stdin.read()), Context())))\n"
+    )
+    with StandIn() as standin:
+        env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(artifact),  # only the artifact: the Lambda runtime's view
+            "AWS_LAMBDA_FUNCTION_NAME": "forwarder",
+            **standin.env(),
+        }
+        python = Path(sys.base_exec_prefix) / "bin" / "python3.13"
+        done = subprocess.run(
+            [str(python), "-S", "-c", serve, str(artifact)],  # -S: no site-packages but the artifact's
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.splitlines()[-1])
+        assert (result["status"], result["indexed"]) == ("ok", 50) and standin.count() == 50
+
+
+@pytest.fixture(scope="module")
+def translated(sam_tools: Path) -> dict[str, Any]:
+    done = run(
+        [
+            str(sam_tools / "python"),
+            "tests/sam_translate.py",
+            "template.yaml",
+            ",".join(LOG_GROUPS),
+            "s3://forwarder-code/forwarder.zip",
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: body for name, body in template["Resources"].items() if body["Type"] == kind}
+
+
+def test_one_subscription_filter_per_log_group_each_after_its_permission(translated: dict[str, Any]) -> None:
+    filters = resources_of(translated, "AWS::Logs::SubscriptionFilter")
+    permissions = resources_of(translated, "AWS::Lambda::Permission")
+    assert sorted(body["Properties"]["LogGroupName"] for body in filters.values()) == sorted(LOG_GROUPS)
+    for body in filters.values():
+        (permission,) = body["DependsOn"]
+        assert permissions[permission]["Properties"]["Principal"] == "logs.amazonaws.com"
+        assert body["Properties"]["FilterPattern"] == {"Ref": "FilterPattern"}
+        assert body["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}
+
+
+def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any]) -> None:
+    (bootstrap,) = resources_of(translated, "Custom::OpenSearchBootstrap").values()
+    assert bootstrap["Condition"] == "IsDomain"
+    assert bootstrap["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["BootstrapFunction", "Arn"]}
+    assert set(bootstrap["Properties"]) == {"ServiceToken", "IndexPrefix", "RetentionDays", "RetainOnDelete"}
+    (invoke,) = resources_of(translated, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    destination = invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["OnFailureQueue", "Arn"]}
+
+
+MOTO_CANNOT = {
+    "AWS::Logs::SubscriptionFilter",
+    "Custom::OpenSearchBootstrap",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::S3::BucketPolicy",
+    "AWS::Logs::MetricFilter",
+    "AWS::CloudWatch::Alarm",
+}
+
+
+def deployable(template: dict[str, Any]) -> dict[str, Any]:
+    template = json.loads(json.dumps(template))
+    template["Resources"] = {
+        name: body for name, body in template["Resources"].items() if body["Type"] not in MOTO_CANNOT
+    }
+    template.pop("Rules", None)  # moto does not evaluate template rules
+    return template
+
+
+def deploy_into_moto(template: dict[str, Any]) -> dict[str, str]:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="forwarder-code")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("forwarder/__init__.py", "")
+    s3.put_object(Bucket="forwarder-code", Key="forwarder.zip", Body=code.getvalue())
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    parameters = {
+        "OpenSearchEndpoint": "https://vpc-logs-abc.us-east-1.es.amazonaws.com",
+        "OpenSearchDomainName": "logs",
+        "LogGroupNames": ",".join(LOG_GROUPS),
+        "AlarmEmail": "oncall@example.com",
+    }
+    cloudformation.create_stack(
+        StackName="forwarder",
+        TemplateBody=json.dumps(deployable(template)),
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cloudformation.describe_stacks(StackName="forwarder")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    listed = cloudformation.list_stack_resources(StackName="forwarder")["StackResourceSummaries"]
+    return {item["LogicalResourceId"]: item["PhysicalResourceId"] for item in listed}
+
+
+def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], monkeypatch) -> None:
+    with mock_aws():
+        physical = deploy_into_moto(translated)
+        lambda_ = boto3.client("lambda", region_name=REGION)
+        function = lambda_.get_function_configuration(FunctionName=physical["ForwarderFunction"])
+        assert (function["Runtime"], function["Handler"]) == ("python3.13", "forwarder.handler.lambda_handler")
+        assert (function["Timeout"], function["MemorySize"]) == (300, 256)
+        variables = function["Environment"]["Variables"]
+        assert variables["DEAD_LETTER_BUCKET"] == physical["DeadLetterBucket"]
+        assert variables["OPENSEARCH_ENDPOINT"] == "https://vpc-logs-abc.us-east-1.es.amazonaws.com"
+        assert (variables["OPENSEARCH_SERVICE"], variables["INDEX_PREFIX"]) == ("es", "mydata")
+
+        policy = json.loads(lambda_.get_policy(FunctionName=physical["ForwarderFunction"])["Policy"])
+        sources = sorted(statement["Condition"]["ArnLike"]["AWS:SourceArn"] for statement in policy["Statement"])
+        assert sources == sorted(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*" for group in LOG_GROUPS)
+        assert {statement["Principal"]["Service"] for statement in policy["Statement"]} == {"logs.amazonaws.com"}
+
+        iam = boto3.client("iam", region_name=REGION)
+        role_name = function["Role"].rsplit("/", 1)[-1]
+        statements = []
+        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+            if isinstance(document, str):  # moto keeps a policy from CloudFormation as the str() of its dict
+                document = ast.literal_eval(document)
+            statements += document["Statement"]
+        granted = {json.dumps(statement["Action"]): statement["Resource"] for statement in statements}
+        assert granted == {
+            '["es:ESHttpPost", "es:ESHttpPut"]': f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs/*",
+            '"s3:PutObject"': f"arn:aws:s3:::{physical['DeadLetterBucket']}/*",
+            '"sqs:SendMessage"': f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical['OnFailureQueue'].rsplit('/', 1)[-1]}",
+        }, "nothing with * that can be narrowed"
+
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = physical["DeadLetterBucket"]
+        encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.get_queue_attributes(QueueUrl=physical["OnFailureQueue"], AttributeNames=["All"])["Attributes"]
+        assert queue["SqsManagedSseEnabled"] == "true" and queue["MessageRetentionPeriod"] == "1209600"
+
+        assert physical["AlarmTopic"].startswith(f"arn:aws:sns:{REGION}:{ACCOUNT}:")
+
+
+def test_arm64_alarms_metric_filter_and_a_private_tls_only_bucket(translated: dict[str, Any]) -> None:
+    """What moto's CloudFormation does not create, read from the translated template."""
+    function = translated["Resources"]["ForwarderFunction"]["Properties"]
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    assert translated["Parameters"]["Architecture"]["Default"] == "arm64"
+    alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
+    assert {body["Properties"]["MetricName"] for body in alarms.values()} == {
+        "Errors",
+        "DeadLetteredDocuments",
+        "ApproximateNumberOfMessagesVisible",
+    }
+    for body in alarms.values():
+        assert body["Properties"]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]
+        }
+    (metric,) = resources_of(translated, "AWS::Logs::MetricFilter").values()
+    assert metric["Properties"]["FilterPattern"] == '{ $.message = "bulk report" && $.report.dead_lettered > 0 }'
+    assert metric["Properties"]["MetricTransformations"][0]["MetricValue"] == "$.report.dead_lettered"
+    bucket = translated["Resources"]["DeadLetterBucket"]["Properties"]
+    blocked = bucket["PublicAccessBlockConfiguration"]  # moto's CloudFormation does not apply it
+    assert set(blocked) == {"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"}
+    assert all(value is True for value in blocked.values())
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]  # nor the lifecycle
+    assert rule["ExpirationInDays"] == {"Ref": "DeadLetterExpirationDays"} and rule["Status"] == "Enabled"
+    assert translated["Parameters"]["DeadLetterExpirationDays"]["Default"] == 90
+    (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
