@@ -132,12 +132,25 @@ def test_delete_removes_both_or_keeps_them_when_asked(forwarder_env: StandIn, ca
 
 
 def test_a_refusal_is_answered_as_failed_with_the_reason(forwarder_env: StandIn, catcher) -> None:
-    forwarder_env.request_fault = lambda path: Fault(status=403)
+    forwarder_env.request_fault = lambda path: Fault(status=500)
     bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
     (answer,) = catcher.answers
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("BootstrapError: GET /_plugins/_ism/policies/mydata-delete-after-retention")
-    assert "HTTP 403" in answer["Reason"]
+    assert "HTTP 500" in answer["Reason"]
+
+
+def test_an_unmapped_role_does_not_roll_the_stack_back_and_says_what_to_do(forwarder_env: StandIn, catcher) -> None:
+    forwarder_env.request_fault = lambda path: Fault(status=403)
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "SUCCESS"
+    assert "map this function's role (the stack output BootstrapRoleArn)" in answer["Reason"]
+    assert "change BootstrapRevision and deploy again" in answer["Data"]["Pending"]
+    forwarder_env.request_fault = None  # mapped; BootstrapRevision changed: CloudFormation sends an Update
+    old = {"IndexPrefix": "mydata", "RetentionDays": "30", "Revision": "1"}
+    bootstrap.handler(cfn_event(catcher, "Update", OldResourceProperties=old), LocalContext())
+    assert catcher.answers[-1]["Status"] == "SUCCESS" and POLICY in forwarder_env.ism_policies
 
 
 def test_bad_properties_are_answered_as_failed(forwarder_env: StandIn, catcher) -> None:

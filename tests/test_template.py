@@ -154,7 +154,13 @@ def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any])
     (bootstrap,) = resources_of(translated, "Custom::OpenSearchBootstrap").values()
     assert bootstrap["Condition"] == "IsDomain"
     assert bootstrap["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["BootstrapFunction", "Arn"]}
-    assert set(bootstrap["Properties"]) == {"ServiceToken", "IndexPrefix", "RetentionDays", "RetainOnDelete"}
+    assert set(bootstrap["Properties"]) == {
+        "ServiceToken",
+        "IndexPrefix",
+        "RetentionDays",
+        "RetainOnDelete",
+        "Revision",
+    }
     (invoke,) = resources_of(translated, "AWS::Lambda::EventInvokeConfig").values()
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
     destination = invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
@@ -198,7 +204,7 @@ def deploy_into_moto(template: dict[str, Any]) -> dict[str, str]:
         StackName="forwarder",
         TemplateBody=json.dumps(deployable(template)),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = cloudformation.describe_stacks(StackName="forwarder")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
@@ -225,6 +231,7 @@ def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], m
 
         iam = boto3.client("iam", region_name=REGION)
         role_name = function["Role"].rsplit("/", 1)[-1]
+        assert role_name == "forwarder-forwarder", "<stack>-forwarder: known, so it can be mapped before deploying"
         statements = []
         for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]

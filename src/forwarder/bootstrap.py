@@ -11,6 +11,10 @@ Resource properties (CloudFormation passes them as strings):
     IndexPrefix       e.g. "mydata": the policy and template cover "<prefix>-*"
     RetentionDays     e.g. "30": indices are deleted this many days after creation
     RetainOnDelete    "true" keeps the policy and template when the stack is deleted
+    Revision          any change runs the bootstrap again
+
+A 401/403 (the role not yet mapped under fine-grained access control, as on a first
+deploy) is answered SUCCESS with the reason, so that the stack is not rolled back.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
 class BootstrapError(ForwarderError):
     """OpenSearch refused the policy or the template."""
+
+
+class NotMappedYetError(BootstrapError):
+    """401/403: with fine-grained access control, the role is not mapped in the security plugin yet."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,12 @@ class Bootstrap:
         answer: Response = self._sink.request(method, path, data, headers, time_left=self._deadline.remaining())
         if answer.status == 404 and missing_ok:
             return {}
+        if answer.status in (401, 403):
+            raise NotMappedYetError(
+                f"{method} {path.split('?')[0]} answered HTTP {answer.status}: map this function's role "
+                "(the stack output BootstrapRoleArn) in OpenSearch's security plugin, then change "
+                "BootstrapRevision and deploy again"
+            )
         if not 200 <= answer.status < 300:
             raise BootstrapError(
                 f"{method} {path.split('?')[0]} answered HTTP {answer.status}: "
@@ -168,6 +182,12 @@ def handler(event: dict[str, Any], context: Any) -> None:
         else:
             old = event.get("OldResourceProperties")
             data = run.apply(config, Config.from_properties(old) if request == "Update" and old else None)
+    except NotMappedYetError as err:
+        # The usual first deploy with fine-grained access control: the role can only be mapped
+        # once it exists. Failing would roll the whole stack back, so say so and carry on.
+        reason = f"ISM policy and index template not made yet: {err}"
+        data = {"PolicyId": "", "TemplateName": "", "IndicesMoved": 0, "Pending": reason}
+        logger.error("bootstrap pending", extra={"reason": reason})
     except Exception as err:  # anything at all: CloudFormation must hear of it, not wait
         reason = f"{type(err).__name__}: {err}"[:1000]
         logger.exception("bootstrap failed")
