@@ -24,6 +24,7 @@ from forwarder.jsnumber import JS_SPACE, js_number, js_truthy
 MAX_INDEX_BYTES = 255
 _FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:]')
 _DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
+_STAMP_START = b',"@timestamp":"'
 _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
 _MS_SUFFIX = tuple(f".{ms:03d}Z".encode() for ms in range(1000))  # milliseconds -> b".mmmZ"
 _dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
@@ -68,7 +69,7 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
         jsjson.dumps(payload.log_stream),
     )
     heads = [b"{"] * len(events)  # the source's JSON without its closing brace: "{" when empty
-    slow: list[int] = []
+    slow: list[tuple[int, dict[str, Any]]] = []
     for position, brace, fields in _with_source(events, messages):
         if fields is not None:
             source = _source_from_fields(fields)
@@ -81,7 +82,7 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
         except TypeError:  # integers over 64 bits, lone surrogates
             head = b""
         if not head or b'"@' in head:  # maybe @-keys of its own (or a value quoting one): the dict way
-            slow.append(position)
+            slow.append((position, source))
             continue
         heads[position] = head[:-1] + b","
     # The @-fields appended as bytes give what setting them on the dict would (they
@@ -91,9 +92,8 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
         serialized = _joined(heads, ids, messages, seconds, timestamps, stamp_of, tail, _dumps)
     except TypeError:  # lone surrogates
         serialized = _joined(heads, ids, messages, seconds, timestamps, stamp_of, tail, jsjson.dumps)
-    for position in slow:
-        source = _source(messages[position], events[position])
-        iso = stamp_of[seconds[position]].decode()[15:] + _MS_SUFFIX[timestamps[position] % 1000].decode()
+    for position, source in slow:
+        iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + _MS_SUFFIX[timestamps[position] % 1000]).decode()
         serialized[position] = _with_at_fields(
             source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
         )
@@ -154,7 +154,7 @@ def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int,
         prefix = minutes.get(minute)
         if prefix is None:
             hour, minute_of_hour = divmod(minute % 1440, 60)
-            prefix = minutes[minute] = f',"@timestamp":"{days[day][1]}{hour:02d}:{minute_of_hour:02d}:'.encode()
+            prefix = minutes[minute] = _STAMP_START + f"{days[day][1]}{hour:02d}:{minute_of_hour:02d}:".encode()
         stamp_of[second] = prefix + _TWO_DIGITS[second_of_minute]
     return index_of, stamp_of
 
@@ -230,18 +230,6 @@ def _as_time_value(value: Any) -> int:
     if number is None:
         raise TypeError(f"timestamp {value!r} is not a number")
     return int(number)
-
-
-def _source(message: str, event: LogEvent) -> dict[str, Any]:
-    fields = event.get("extractedFields")
-    if fields is not None:
-        return _source_from_fields(fields)
-    brace = message.find("{")
-    if brace >= 0:
-        parsed = jsjson.object_or_none(message[brace:])
-        if parsed is not None:
-            return parsed
-    return {}
 
 
 def _source_from_fields(fields: dict[str, Any]) -> dict[str, Any]:
