@@ -33,6 +33,13 @@ def test_dry_run_prints_the_exact_bulk_body_and_sends_nothing(capfdbinary, monke
     assert len(out.splitlines()) == 10
 
 
+def test_dry_run_for_serverless_sends_no_document_id(capfdbinary, monkeypatch) -> None:
+    monkeypatch.setenv("OPENSEARCH_SERVICE", "aoss")
+    assert cli.main(["invoke", str(EVENTS / "eks-fluentd.json"), "--dry-run"]) == 0
+    actions = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()[::2]]
+    assert len(actions) == 5 and all(set(action["index"]) == {"_index"} for action in actions)
+
+
 def test_dry_run_of_a_control_message_prints_nothing(capfd) -> None:
     assert cli.main(["invoke", str(EVENTS / "control-message.json"), "--dry-run"]) == 0
     assert capfd.readouterr().out == ""

@@ -149,18 +149,20 @@ def test_an_unreachable_endpoint_is_retried_until_the_deadline_then_fails_naming
     assert item["id"] == "1" and item["status"] is None and item["attempts"] == report["report"]["requests"]
 
 
-def test_serverless_is_signed_for_aoss(monkeypatch) -> None:
+def test_serverless_is_signed_for_aoss_and_sends_no_document_id(monkeypatch) -> None:
     with StandIn(service="aoss") as server:
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         handler.reset_runtime()
         try:
-            # A time-series collection refuses _id; that is issue 7's to handle, but it must
-            # come back as a reported item error, which needs the aoss signature to pass.
-            with pytest.raises(NotDeliveredError, match="Document ID is not supported"):
-                handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+            result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+            assert (result["indexed"], result["failed"]) == (2, 0)
             (request,) = server.seen
             assert request.status == 200 and "/us-east-1/aoss/aws4_request" in request.headers["authorization"]
+            assert "x-amz-content-sha256" in request.headers["authorization"]
+            (docs,) = server.indices.values()
+            assert all(doc_id.startswith("auto-") for doc_id in docs), "the collection chose the ids"
+            assert sorted(doc["_source"]["@id"] for doc in docs.values()) == ["1", "2"], "the event id is kept"
         finally:
             handler.reset_runtime()
 

@@ -27,9 +27,12 @@ class ItemResult:
         return self.status < 300
 
 
-def action_line(document: Document) -> bytes:
+def action_line(document: Document, with_id: bool = True) -> bytes:
     # No `_type`: OpenSearch 2.x and Elasticsearch 8 reject it. `_id` is the
-    # CloudWatch event id, so a re-sent event overwrites itself, never duplicates.
+    # CloudWatch event id, so a re-sent event overwrites itself, never duplicates;
+    # `with_id=False` for Serverless time-series collections, which refuse one.
+    if not with_id:
+        return b'{"index":{"_index":%b}}' % orjson.dumps(document.index_name)
     return b"%b%b}}" % (_action_start(document.index_name), orjson.dumps(document.id))
 
 
@@ -39,8 +42,10 @@ def _action_start(index: str) -> bytes:
     return b'{"index":{"_index":%b,"_id":' % orjson.dumps(index)
 
 
-def lines(document: Document) -> bytes:
+def lines(document: Document, with_id: bool = True) -> bytes:
     """The document's two NDJSON lines: action and source, each ending in \\n."""
+    if not with_id:
+        return b"%b\n%b\n" % (action_line(document, with_id=False), document.source)
     return b"".join((_action_start(document.index_name), orjson.dumps(document.id), b"}}\n", document.source, b"\n"))
 
 
@@ -59,9 +64,11 @@ def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_
         yield chunk
 
 
-def ndjson(documents: Iterable[Document]) -> bytes:
+def ndjson(documents: Iterable[Document], with_id: bool = True) -> bytes:
     """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `chunks`)."""
-    return b"".join(map(lines, documents))
+    if with_id:
+        return b"".join(map(lines, documents))
+    return b"".join(lines(document, with_id=False) for document in documents)
 
 
 def parse_items(body: bytes) -> list[ItemResult]:

@@ -133,7 +133,7 @@ def _dry_run(files: list[Path]) -> int:
         documents = transform.to_documents(payload, settings.index_prefix)
         if documents:
             try:
-                sys.stdout.buffer.write(bulk.ndjson(documents))
+                sys.stdout.buffer.write(bulk.ndjson(documents, settings.sends_ids))
                 sys.stdout.flush()
             except BrokenPipeError:  # `| head`: the reader has seen enough
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -123,7 +123,8 @@ class Delivery:
         self._resend: list[_Work] = []  # safe forms: right away
 
     def run(self, documents: list[Document]) -> Outcome:
-        work = [_Work(document, bulk.lines(document)) for document in documents]
+        with_id = self._settings.sends_ids
+        work = [_Work(document, bulk.lines(document, with_id)) for document in documents]
         backoffs = 0
         while work:
             self._retry, self._resend = [], []
@@ -188,7 +189,9 @@ class Delivery:
                 self._transient([item], result.status, result.error_type, result.reason)
             elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
                 item.fallback_reason = f"{result.error_type}: {result.reason}"
-                item.lines = bulk.lines(fallback.safe_form(item.document, item.fallback_reason))
+                item.lines = bulk.lines(
+                    fallback.safe_form(item.document, item.fallback_reason), self._settings.sends_ids
+                )
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
                 self._dead(item.failed(result.status, result.error_type, result.reason))

@@ -82,12 +82,17 @@ class Settings:
         )
 
     @property
-    def idempotent_retries(self) -> bool:
-        """Whether a re-sent document overwrites itself (by `_id`) rather than indexing twice.
+    def sends_ids(self) -> bool:
+        """Whether `_bulk` action lines carry `_id` (the event id).
 
-        A Serverless time-series collection takes no `_id`, so there a re-send can duplicate.
+        A Serverless time-series collection refuses a document `_id`, so `aoss` sends none.
         """
         return self.service == "es"
+
+    @property
+    def idempotent_retries(self) -> bool:
+        """Whether a re-sent document overwrites itself (by `_id`) rather than indexing twice."""
+        return self.sends_ids
 
 
 def parse_endpoint(value: str) -> str:
