@@ -131,6 +131,7 @@ def test_events_are_the_encoding_of_events_src(tmp_path) -> None:
         (["invoke", "--help"], "forwarder invoke events/"),
         (["replay", "--help"], "forwarder replay s3://"),
         (["bench", "--help"], "forwarder bench events/eks-fluentd.json"),
+        (["encode", "--help"], "forwarder encode - --log-group"),
     ],
 )
 def test_help_shows_an_example(args, example, capsys) -> None:
@@ -165,3 +166,29 @@ def test_the_node_benchmark_times_the_same_event() -> None:
     )
     answer = json.loads(done.stdout)
     assert answer["events"] == 4 and answer["ms_per_payload"] > 0
+
+
+def test_encode_makes_the_event_cloudwatch_would_send(tmp_path, capsys) -> None:
+    lines = tmp_path / "app.log"
+    lines.write_text('first line\n\n{"level": "error", "msg": "boom"}\n')
+    group = "/aws/containerinsights/prod/application/payments/payments-api"
+    assert cli.main(["encode", str(lines), "--log-group", group, "--start-ms", "1795391999000"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    payload = decode.decode_event(event, MAX)
+    assert (payload.log_group, payload.log_stream, payload.message_type) == (group, "local", "DATA_MESSAGE")
+    assert [e["message"] for e in payload.log_events] == ["first line", '{"level": "error", "msg": "boom"}']
+    assert [e["timestamp"] for e in payload.log_events] == [1795391999000, 1795391999001]
+    documents = transform.to_documents(payload, "mydata")
+    assert [d.index_name for d in documents] == ["mydata-payments-payments-api-2026.11.22"] * 2
+    assert len({d.id for d in documents}) == 2
+
+
+def test_encode_reads_stdin_and_refuses_nothing_to_encode(monkeypatch, capsys) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("one\ntwo\n"))
+    assert cli.main(["encode", "-", "--log-group", "/aws/lambda/x"]) == 0
+    assert len(decode.decode_event(json.loads(capsys.readouterr().out), MAX).log_events) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n  \n"))
+    assert cli.main(["encode", "-", "--log-group", "/aws/lambda/x"]) == 1
+    assert "-: no log lines to encode" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 forwarder invoke events/eks-fluentd.json            # send, print the report
 forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
 forwarder replay s3://my-dead-letter/dead-letter/   # re-send what was dead-lettered
+forwarder encode app.log --log-group /aws/lambda/x  # log lines -> a subscription event
 """
 
 from __future__ import annotations
@@ -84,6 +85,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
+    encode = commands.add_parser(
+        "encode",
+        help="make a CloudWatch Logs subscription event from log lines",
+        description="Read log lines (a file, or - for stdin) and print the Lambda event CloudWatch Logs "
+        'would send for them: {"awslogs": {"data": base64(gzip(payload))}}. For `forwarder invoke`, '
+        "`sam local invoke -e` and events/.",
+        epilog="example:\n  kubectl logs deploy/api | forwarder encode - --log-group "
+        "/aws/containerinsights/prod/application/payments/payments-api > events/api.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    encode.add_argument("lines", type=Path, help="a file of log lines, one event per line; - for stdin")
+    encode.add_argument("--log-group", required=True, help="e.g. /aws/lambda/checkout")
+    encode.add_argument("--log-stream", default="local", help="default: local")
+    encode.add_argument("--owner", default="123456789012", help="the account id (default 123456789012)")
+    encode.add_argument(
+        "--start-ms",
+        type=int,
+        default=None,
+        help="timestamp of the first line in epoch milliseconds (default: now); each next line is 1 ms later",
+    )
     bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
     args = parser.parse_args(argv)
 
@@ -93,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with logs_to_stderr():
             if args.command == "replay":
                 return _replay(args.source)
+            if args.command == "encode":
+                return _encode(args.lines, args.log_group, args.log_stream, args.owner, args.start_ms)
             if args.command == "bench":
                 return _bench(_event_files(args.events), args.iterations)
             files = _event_files(args.events)
@@ -155,6 +178,45 @@ def _invoke(files: list[Path]) -> int:
             continue
         print(orjson.dumps({"file": str(path), **result}).decode())
     return status
+
+
+MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event
+
+
+def _encode(source: Path, log_group: str, log_stream: str, owner: str, start_ms: int | None) -> int:
+    import base64
+    import gzip
+
+    text = sys.stdin.read() if str(source) == "-" else _read_text(source)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ForwarderError(f"{source}: no log lines to encode")
+    for number, line in enumerate(lines, 1):
+        if len(line.encode()) > MAX_EVENT_BYTES:
+            raise ForwarderError(f"{source}: line {number} is over CloudWatch's 256 KiB per event")
+    start = int(time.time() * 1000) if start_ms is None else start_ms
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": owner,
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": ["forwarder-encode"],
+        "logEvents": [
+            # CloudWatch's ids are 56 digits; these are unique per timestamp and line.
+            {"id": f"{start + n:020d}{n:036d}", "timestamp": start + n, "message": line}
+            for n, line in enumerate(lines)
+        ],
+    }
+    data = base64.b64encode(gzip.compress(orjson.dumps(payload), mtime=0)).decode()
+    print(orjson.dumps({"awslogs": {"data": data}}).decode())
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise ForwarderError(f"{path}: {err.strerror}") from None
 
 
 def _bench(files: list[Path], iterations: int) -> int:
