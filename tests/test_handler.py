@@ -22,7 +22,23 @@ GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
 
 
 def log_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    """The log lines (metrics' EMF lines, which carry `_aws`, left out)."""
+    return [entry for entry in map(json.loads, filter(_is_json, text.splitlines())) if "_aws" not in entry]
+
+
+def emf_lines(text: str) -> list[dict]:
+    return [entry for entry in map(json.loads, filter(_is_json, text.splitlines())) if "_aws" in entry]
+
+
+def single(value: float | list[float]) -> float:
+    """EMF writes one value as a number or as a list of one."""
+    if isinstance(value, list):
+        (value,) = value
+    return value
+
+
+def _is_json(line: str) -> bool:
+    return line.startswith("{")
 
 
 def one_event(message: str, id: str, ts: int = 1_795_391_999_000) -> dict:
@@ -213,3 +229,30 @@ def tls_server(tmp_path):
         yield server.server_address[1]
     finally:
         server.server_close()
+
+
+def test_each_invocation_emits_its_metrics_as_one_emf_line(forwarder_env: StandIn, capfd) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (
+        (429, "es_rejected_execution_exception", "busy") if doc_id == "b" and len(forwarder_env.seen) == 0 else None
+    )
+    event = event_with(one_event('{"n": 1}', "a"), one_event("plain", "b"), one_event('{"n": "x"}', "c"))
+    handler.lambda_handler(event, LocalContext())
+    (emf,) = emf_lines(capfd.readouterr().out)
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "CwlOpenSearchForwarder"
+    assert [sorted(names) for names in directive["Dimensions"]] == [["IndexPrefix", "service"]]
+    assert (emf["service"], emf["IndexPrefix"]) == ("cwl-opensearch-forwarder", "mydata")
+    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    assert units["PayloadBytes"] == "Bytes" and units["BulkLatency"] == "Milliseconds" and units["Indexed"] == "Count"
+    names = ("DocumentsIn", "Indexed", "Fallback", "DeadLettered", "Failed", "Retried")
+    counts = {name: single(emf[name]) for name in names}
+    assert counts == {"DocumentsIn": 3, "Indexed": 2, "Fallback": 1, "DeadLettered": 0, "Failed": 0, "Retried": 1}
+    # b (429) and the safe form of c go out together in the second request
+    assert single(emf["BulkRequests"]) == 2 and len(emf["BulkLatency"]) == 2 and single(emf["PayloadBytes"]) > 200
+
+
+def test_bad_input_is_counted(forwarder_env: StandIn, capfd) -> None:
+    with pytest.raises(NotBase64Error):
+        handler.lambda_handler({"awslogs": {"data": "%%%"}}, LocalContext())
+    (emf,) = emf_lines(capfd.readouterr().out)
+    assert single(emf["BadInput"]) == 1

@@ -9,6 +9,7 @@ forwarder encode app.log --log-group /aws/lambda/x  # log lines -> a subscriptio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -171,7 +172,8 @@ def _invoke(files: list[Path]) -> int:
     for path in files:
         event = _read_event(path)
         try:
-            result = lambda_handler(event, LocalContext())
+            with contextlib.redirect_stdout(sys.stderr):  # the metrics' EMF lines go with the logs
+                result = lambda_handler(event, LocalContext())
         except ForwarderError as err:
             print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
             status = 1
@@ -238,14 +240,17 @@ def _replay(source: str) -> int:
     from forwarder import replay
     from forwarder.deadletter import DeadLetterStore
     from forwarder.handler import runtime
+    from forwarder.metrics import flush_metrics
 
     kind, where, prefix = replay.parse_target(source)
     run = runtime()
-    if kind == "s3":
-        store = DeadLetterStore(where, prefix, run.settings.region)
-        report = replay.replay_s3(store, run, progress=lambda keys: tqdm(keys, desc="objects", unit="obj"))
-    else:
-        report = replay.replay_sqs(where, run, progress=lambda found: tqdm(found, desc="messages", unit="msg"))
+    with contextlib.redirect_stdout(sys.stderr):  # the metrics' EMF lines go with the logs
+        if kind == "s3":
+            store = DeadLetterStore(where, prefix, run.settings.region)
+            report = replay.replay_s3(store, run, progress=lambda keys: tqdm(keys, desc="objects", unit="obj"))
+        else:
+            report = replay.replay_sqs(where, run, progress=lambda found: tqdm(found, desc="messages", unit="msg"))
+        flush_metrics()
     print(orjson.dumps({"source": source, **report.as_dict()}).decode())
     return 1 if report.still_failing else 0
 

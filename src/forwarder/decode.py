@@ -45,6 +45,7 @@ class Payload:
     log_stream: str
     subscription_filters: list[str]
     log_events: list[LogEvent]
+    size: int = 0  # bytes of the inflated payload JSON
 
     @property
     def is_control(self) -> bool:
@@ -129,10 +130,10 @@ def parse_payload(raw: bytes) -> Payload:
             doc = jsjson.loads(raw.decode("utf-8", errors="replace"))
         except ValueError as err:
             raise NotJsonError(f"inflated payload is not JSON ({err}); it starts with {raw[:40]!r}") from None
-    return _as_payload(doc)
+    return _as_payload(doc, len(raw))
 
 
-def _as_payload(doc: Any) -> Payload:
+def _as_payload(doc: Any, size: int) -> Payload:
     if not isinstance(doc, dict):
         raise NotAwslogsPayloadError(f"payload JSON is a {type(doc).__name__}, not an awslogs object with messageType")
     message_type = doc.get("messageType")
@@ -157,4 +158,5 @@ def _as_payload(doc: Any) -> Payload:
         log_stream=fields["logStream"],
         subscription_filters=filters if isinstance(filters, list) else [],
         log_events=events,
+        size=size,
     )

@@ -70,6 +70,7 @@ class Outcome:
     fallback: int = 0  # in its safe form
     retried: int = 0  # documents sent again after a transient failure (whatever their end)
     requests: int = 0
+    latencies_ms: list[float] = field(default_factory=list)  # of each _bulk request that was answered
     dead: list[Undelivered] = field(default_factory=list)  # for the dead letter
     pending: list[Undelivered] = field(default_factory=list)  # retryable, but time ran out
 
@@ -150,8 +151,10 @@ class Delivery:
         for item in chunk:
             item.attempts += 1
         self.outcome.requests += 1
+        started = time.monotonic()
         try:
             answer = self._sink.bulk(b"".join(item.lines for item in chunk), time_left=self._deadline.remaining())
+            self.outcome.latencies_ms.append((time.monotonic() - started) * 1000)
         except TransportError as err:
             self._transient(chunk, None, "transport_error", str(err), maybe_processed=err.maybe_processed)
             return

@@ -14,6 +14,7 @@ from forwarder import decode, delivery, jsjson, transform
 from forwarder.deadletter import DeadLetterStore
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
+from forwarder.metrics import metrics, record_bad_input, record_control_message, record_delivery
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 
@@ -63,6 +64,7 @@ def reset_runtime() -> None:
     _runtime = None
 
 
+@metrics.log_metrics  # one EMF line per invocation, on failure too
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run = runtime()
@@ -75,18 +77,21 @@ def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) ->
         payload = decode.decode_event(event, run.settings.max_payload_bytes)
         documents = transform.to_documents(payload, run.settings.index_prefix)
     except PayloadError as err:
+        record_bad_input(run.settings.index_prefix)
         return _dead_letter_bad_input(err, event, run.dead_letter)
     if payload.is_control:
+        record_control_message(run.settings.index_prefix)
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return {"status": "control_message"}
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = delivery.deliver(documents, run.sink, run.settings, deadline)
-    report = _settle(outcome, len(documents), payload, run.dead_letter)
+    report = _settle(outcome, len(documents), payload, run)
     return {"status": "ok", **report.as_dict()}
 
 
-def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, store: DeadLetterStore | None) -> Report:
-    """Dead-letter what could not be delivered, log the report, and fail if anything is left."""
+def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, run: Runtime) -> Report:
+    """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
+    store = run.dead_letter
     dead, failed = outcome.dead, list(outcome.pending)
     keys: list[str] = []
     problem = ""
@@ -110,6 +115,17 @@ def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, sto
         len(failed),
         outcome.retried,
         outcome.requests,
+    )
+    record_delivery(
+        run.settings.index_prefix,
+        report.events,
+        report.indexed,
+        report.fallback,
+        report.dead_lettered,
+        report.failed,
+        report.retried,
+        payload.size,
+        outcome.latencies_ms,
     )
     details: dict[str, Any] = {"report": report.as_dict()}
     if dead or failed:
