@@ -285,3 +285,13 @@ def test_arm64_alarms_metric_filter_and_a_private_tls_only_bucket(translated: di
     (policy,) = resources_of(translated, "AWS::S3::BucketPolicy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_a_kinesis_stream_is_consumed_with_partial_batch_failures(translated: dict[str, Any]) -> None:
+    (mapping,) = resources_of(translated, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Condition"] == "HasStream" and mapping["DependsOn"] == "StreamReadPolicy"
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["EventSourceArn"] == {"Ref": "KinesisStreamArn"}
+    (policy,) = resources_of(translated, "AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Ref": "KinesisStreamArn"} and "kinesis:GetRecords" in statement["Action"]

@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from forwarder import decode, delivery, jsjson, transform
+from forwarder import decode, delivery, jsjson, kinesis, transform
 from forwarder.deadletter import DeadLetterStore
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
@@ -67,8 +67,12 @@ def reset_runtime() -> None:
 @metrics.log_metrics  # one EMF line per invocation, on failure too
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one."""
     run = runtime()
-    return process(event, run, delivery.Deadline.for_invocation(context, run.settings))
+    deadline = delivery.Deadline.for_invocation(context, run.settings)
+    if kinesis.is_kinesis_batch(event):
+        return kinesis.process_batch(event, context, lambda data: process({"awslogs": {"data": data}}, run, deadline))
+    return process(event, run, deadline)
 
 
 def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:

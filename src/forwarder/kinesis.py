@@ -1,0 +1,38 @@
+"""The Kinesis Data Streams source: each record's data is one awslogs gzip payload.
+
+When a subscription filter (or an account-level subscription filter policy)
+targets a stream, the function consumes the stream's batches. Records go
+through the same code as a direct CloudWatch Logs event. A record that fails
+(something neither indexed nor dead-lettered) is reported in
+`batchItemFailures` (Powertools BatchProcessor; the event source mapping needs
+`ReportBatchItemFailures`), so Lambda retries from that record. The records
+before it are not sent again, and a bad record that was dead-lettered never
+blocks the shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def is_kinesis_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:kinesis"
+
+
+def process_batch(event: dict[str, Any], context: Any, process_data: Callable[[str], Any]) -> dict[str, Any]:
+    """`process_data(base64 data)` for each record, in order; returns the partial batch response."""
+    # Imported here: ~100 ms that a direct CloudWatch Logs subscription never needs.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+    response: dict[str, Any] = dict(
+        process_partial_response(
+            event=event,
+            record_handler=lambda record: process_data(record.kinesis.data),
+            processor=processor,
+            context=context,
+        )
+    )
+    return response
