@@ -6,6 +6,7 @@ the OpenSearch connection pool and the dead-letter store's client.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,10 +35,11 @@ class Runtime:
 
 @dataclass(frozen=True)
 class Report:
-    """Where the events went: indexed + fallback + dead_lettered + failed == events."""
+    """Where the events went: excluded + indexed + fallback + dead_lettered + failed == events."""
 
     log_group: str
-    events: int
+    events: int  # in the payload
+    excluded: int  # by INCLUDE_PATTERN / EXCLUDE_PATTERN
     indexed: int  # as made
     fallback: int  # in the safe form (fallback.py), after a content rejection
     dead_lettered: int  # written to the dead letter with their reason
@@ -77,8 +79,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:
     """One CloudWatch Logs event, end to end; raises only when something would otherwise be lost."""
+    excluded = redacted = 0
     try:
         payload = decode.decode_event(event, run.settings.max_payload_bytes)
+        if run.settings.filters.active and not payload.is_control:
+            kept, excluded, redacted = run.settings.filters.apply(payload.log_events)
+            payload = dataclasses.replace(payload, log_events=kept)
         documents = transform.to_documents(payload, run.settings.index_prefix)
     except PayloadError as err:
         record_bad_input(run.settings.index_prefix)
@@ -89,11 +95,13 @@ def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) ->
         return {"status": "control_message"}
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = delivery.deliver(documents, run.sink, run.settings, deadline)
-    report = _settle(outcome, len(documents), payload, run)
+    report = _settle(outcome, len(documents) + excluded, excluded, redacted, payload, run)
     return {"status": "ok", **report.as_dict()}
 
 
-def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, run: Runtime) -> Report:
+def _settle(
+    outcome: delivery.Outcome, events: int, excluded: int, redacted: int, payload: decode.Payload, run: Runtime
+) -> Report:
     """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
     store = run.dead_letter
     dead, failed = outcome.dead, list(outcome.pending)
@@ -113,6 +121,7 @@ def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, run
     report = Report(
         payload.log_group,
         events,
+        excluded,
         outcome.indexed,
         outcome.fallback,
         len(dead),
@@ -123,6 +132,8 @@ def _settle(outcome: delivery.Outcome, events: int, payload: decode.Payload, run
     record_delivery(
         run.settings.index_prefix,
         report.events,
+        report.excluded,
+        redacted,
         report.indexed,
         report.fallback,
         report.dead_lettered,

@@ -2,7 +2,7 @@
 
 Namespace CwlOpenSearchForwarder (POWERTOOLS_METRICS_NAMESPACE overrides it),
 dimensions `service` and `IndexPrefix`. The counts are the report's, so they add
-up the same way: Indexed + Fallback + DeadLettered + Failed == DocumentsIn.
+up the same way: Excluded + Indexed + Fallback + DeadLettered + Failed == DocumentsIn.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMES
 def record_delivery(
     index_prefix: str,
     events: int,
+    excluded: int,
+    redacted: int,
     indexed: int,
     fallback: int,
     dead_lettered: int,
@@ -33,6 +35,8 @@ def record_delivery(
     metrics.add_dimension(name="IndexPrefix", value=index_prefix)
     for name, value in (
         ("DocumentsIn", events),
+        ("Excluded", excluded),
+        ("Redacted", redacted),
         ("Indexed", indexed),
         ("Fallback", fallback),
         ("DeadLettered", dead_lettered),

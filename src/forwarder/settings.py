@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from forwarder.errors import ConfigError
+from forwarder.filters import Filters
 
 SERVICES = ("es", "aoss")
 _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.(?:es|aoss)\.amazonaws\.com$")
@@ -39,6 +40,7 @@ class Settings:
     retry_safety_margin: float  # seconds kept back from the Lambda timeout for the dead letter
     dead_letter_bucket: str | None
     dead_letter_prefix: str
+    filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +81,7 @@ class Settings:
             retry_safety_margin=_positive(env, "RETRY_SAFETY_MARGIN_SECONDS", 5.0, float),
             dead_letter_bucket=_bucket(env, "DEAD_LETTER_BUCKET"),
             dead_letter_prefix=_key_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
+            filters=Filters.from_env(env),
         )
 
     @property
