@@ -12,6 +12,7 @@ dropped connections (`request_fault`, or `queue_answer`), and per-item errors
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fnmatch
 import gzip
@@ -90,6 +91,7 @@ class StandIn:
     queued_answers: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     item_fault: ItemFault | None = None
     request_fault: RequestFault | None = None
+    basic_auth: tuple[str, str] | None = None  # an internal user (fine-grained access control) instead of SigV4
     ism_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {policy, seq_no, version}
     index_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     policy_changes: list[tuple[str, str]] = field(default_factory=list)  # (index pattern, policy id)
@@ -153,9 +155,14 @@ class StandIn:
 
     # -- serving --------------------------------------------------------------
     def handle(self, method: str, target: str, headers: dict[str, str], wire: bytes) -> tuple[int, Any]:
-        auth_error = check(method, target, headers, wire, self.credentials, self.service, self.region)
-        if auth_error:
-            return 403, {"message": auth_error}
+        if self.basic_auth:
+            expected = "Basic " + base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            if headers.get("authorization") != expected:
+                return 401, _error(401, "security_exception", "Unauthorized")
+        else:
+            auth_error = check(method, target, headers, wire, self.credentials, self.service, self.region)
+            if auth_error:
+                return 403, {"message": auth_error}
         if len(wire) > self.max_content_length:
             return 413, {"Message": f"Request size exceeded {self.max_content_length} bytes"}
         if self.queued_answers:

@@ -40,6 +40,7 @@ class Settings:
     retry_safety_margin: float  # seconds kept back from the Lambda timeout for the dead letter
     dead_letter_bucket: str | None
     dead_letter_prefix: str
+    secret_arn: str | None = None  # basic auth from Secrets Manager instead of SigV4
     filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
 
     @classmethod
@@ -81,6 +82,7 @@ class Settings:
             retry_safety_margin=_positive(env, "RETRY_SAFETY_MARGIN_SECONDS", 5.0, float),
             dead_letter_bucket=_bucket(env, "DEAD_LETTER_BUCKET"),
             dead_letter_prefix=_key_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
+            secret_arn=_secret_arn(env, "OPENSEARCH_SECRET_ARN"),
             filters=Filters.from_env(env),
         )
 
@@ -145,6 +147,17 @@ def _bucket(env: Mapping[str, str], name: str) -> str | None:
         raise ConfigError(
             f"{name}={raw!r} is not accepted: give an S3 bucket name (3-63 lower-case letters, "
             "digits, '.' or '-'), without s3://"
+        )
+    return raw
+
+
+def _secret_arn(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("arn:") or ":secretsmanager:" not in raw:
+        raise ConfigError(
+            f"{name}={raw!r} is not accepted: give a Secrets Manager secret ARN (arn:aws:secretsmanager:...)"
         )
     return raw
 

@@ -17,6 +17,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from forwarder.basic_auth import SecretCredentials
 from forwarder.errors import ConfigError, TransportError
 from forwarder.settings import Settings
 
@@ -42,6 +43,7 @@ class OpenSearchSink:
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,  # retrying is the caller's decision, per status and per item
         )
+        self._basic = SecretCredentials(settings.secret_arn, settings.region) if settings.secret_arn else None
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None, time_left: float | None = None
@@ -61,9 +63,19 @@ class OpenSearchSink:
         `time_left` (seconds) shortens the configured timeouts so that a slow answer
         cannot run past the caller's deadline.
         """
-        signed = self._sign(method, path, body, headers or {})
+        answer = self._send(method, path, body, headers or {}, time_left)
+        if answer.status == 401 and self._basic:  # the password may have been rotated: read it again
+            self._basic.refresh()
+            answer = self._send(method, path, body, headers or {}, time_left)
+        return answer
+
+    def _send(self, method: str, path: str, body: bytes, headers: dict[str, str], time_left: float | None) -> Response:
+        if self._basic:
+            headers = {**headers, "Authorization": self._basic.header()}
+        else:
+            headers = self._sign(method, path, body, headers)
         try:
-            answer = self._pool.urlopen(method, path, body=body, headers=signed, timeout=self._timeout(time_left))
+            answer = self._pool.urlopen(method, path, body=body, headers=headers, timeout=self._timeout(time_left))
         except urllib3.exceptions.HTTPError as err:
             raise TransportError(
                 f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}",

@@ -1,0 +1,68 @@
+"""Fine-grained access control with an internal user: basic auth from Secrets Manager (moto)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from forwarder import handler
+from forwarder.cli import LocalContext
+from forwarder.errors import ConfigError
+from forwarder.settings import Settings
+from tests.conftest import restore_standin_credentials
+from tests.standin import StandIn
+from tests.test_handler import event_with, one_event
+
+
+@pytest.fixture
+def internal_user(forwarder_env: StandIn, monkeypatch):
+    with mock_aws():
+        restore_standin_credentials(forwarder_env, monkeypatch)
+        secrets = boto3.client("secretsmanager", region_name=forwarder_env.region)
+        arn = secrets.create_secret(
+            Name="opensearch/forwarder", SecretString=json.dumps({"username": "forwarder", "password": "s3cret-1"})
+        )["ARN"]
+        forwarder_env.basic_auth = ("forwarder", "s3cret-1")
+        monkeypatch.setenv("OPENSEARCH_SECRET_ARN", arn)
+        handler.reset_runtime()
+        yield forwarder_env, secrets, arn
+        handler.reset_runtime()
+
+
+def test_requests_carry_the_internal_users_basic_auth_instead_of_sigv4(internal_user) -> None:
+    standin, _, _ = internal_user
+    result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    assert result["indexed"] == 1
+    (request,) = standin.seen
+    assert request.headers["authorization"].startswith("Basic ") and "x-amz-date" not in request.headers
+
+
+def test_the_secret_is_read_once_and_again_after_a_401(internal_user, monkeypatch) -> None:
+    standin, secrets, arn = internal_user
+    reads = []
+    client = handler.runtime().sink._basic._secrets()
+    client.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **kwargs: reads.append(1))
+    handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    handler.lambda_handler(event_with(one_event("y", "2")), LocalContext())
+    assert len(reads) == 1, "cached across invocations"
+    # The password is rotated: the cached one gets 401, the secret is read again, the request succeeds.
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "forwarder", "password": "s3cret-2"}))
+    standin.basic_auth = ("forwarder", "s3cret-2")
+    result = handler.lambda_handler(event_with(one_event("z", "3")), LocalContext())
+    assert result["indexed"] == 1 and len(reads) == 2
+    assert [seen.status for seen in standin.seen][-2:] == [401, 200]
+
+
+def test_a_secret_without_a_password_is_a_clear_error(internal_user) -> None:
+    _, secrets, arn = internal_user
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "forwarder"}))
+    with pytest.raises(ConfigError, match="the secret must be JSON with username and password"):
+        handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+
+
+def test_the_secret_arn_is_checked_at_start() -> None:
+    with pytest.raises(ConfigError, match="OPENSEARCH_SECRET_ARN"):
+        Settings.from_env({"OPENSEARCH_ENDPOINT": "https://h.us-east-1.es.amazonaws.com", "OPENSEARCH_SECRET_ARN": "x"})
