@@ -292,6 +292,18 @@ def test_a_kinesis_stream_is_consumed_with_partial_batch_failures(translated: di
     assert mapping["Condition"] == "HasStream" and mapping["DependsOn"] == "StreamReadPolicy"
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["EventSourceArn"] == {"Ref": "KinesisStreamArn"}
-    (policy,) = resources_of(translated, "AWS::IAM::Policy").values()
+    policy = translated["Resources"]["StreamReadPolicy"]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Resource"] == {"Ref": "KinesisStreamArn"} and "kinesis:GetRecords" in statement["Action"]
+
+
+def test_an_internal_users_secret_is_readable_by_both_functions_and_nothing_else(translated: dict[str, Any]) -> None:
+    policy = translated["Resources"]["SecretReadPolicy"]
+    assert policy["Condition"] == "HasSecret"
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == (
+        "secretsmanager:GetSecretValue",
+        {"Ref": "OpenSearchSecretArn"},
+    )
+    variables = translated["Resources"]["ForwarderFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["OPENSEARCH_SECRET_ARN"] == {"Ref": "OpenSearchSecretArn"}
