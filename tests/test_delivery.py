@@ -229,6 +229,17 @@ def test_a_refused_safe_form_goes_to_the_dead_letter_with_both_reasons(
     assert "source" not in report["undelivered"][0], "logs never hold whole documents"
 
 
+def test_log_failed_documents_puts_the_whole_source_in_the_report(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, capfd
+) -> None:
+    monkeypatch.setenv("LOG_FAILED_DOCUMENTS", "true")
+    handler.reset_runtime()
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    handler.lambda_handler(event_with(one_event('{"k": "v"}', "a")), LocalContext())
+    (item,) = bulk_report(capfd.readouterr().out)["undelivered"]
+    assert json.loads(item["source"])["k"] == "v" and json.loads(item["source"])["@id"] == "a"
+
+
 def test_a_non_retryable_item_error_is_dead_lettered_without_fallback(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket
 ) -> None:

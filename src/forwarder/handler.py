@@ -145,7 +145,7 @@ def _settle(
     details: dict[str, Any] = {"report": report.as_dict()}
     if dead or failed:
         undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
-        details["undelivered"] = [_loggable(item) for item in undelivered]
+        details["undelivered"] = [_loggable(item, run.settings.log_failed_documents) for item in undelivered]
         details["undelivered_not_logged"] = len(failed) + len(dead) - len(undelivered)
     if keys:
         details["dead_letter"] = keys
@@ -167,9 +167,9 @@ def _settle(
     return report
 
 
-def _loggable(item: delivery.Undelivered) -> dict[str, Any]:
-    """What a person needs to find the line, never the line itself."""
-    return {
+def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
+    """What a person needs to find the line; the line itself only with LOG_FAILED_DOCUMENTS."""
+    found: dict[str, Any] = {
         "index": item.document.index_name,
         "id": item.document.id,
         "status": item.status,
@@ -177,6 +177,9 @@ def _loggable(item: delivery.Undelivered) -> dict[str, Any]:
         "reason": item.reason[:MAX_REASON_CHARS_LOGGED],
         "attempts": item.attempts,
     }
+    if with_source:
+        found["source"] = item.document.source.decode("utf-8", "replace")
+    return found
 
 
 def _dead_letter_bad_input(err: PayloadError, event: Any, store: DeadLetterStore | None) -> dict[str, Any]:
