@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from forwarder import bulk, fallback
+from forwarder import bulk, fallback, tracing
 from forwarder.errors import TransportError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
@@ -153,7 +153,8 @@ class Delivery:
         self.outcome.requests += 1
         started = time.monotonic()
         try:
-            answer = self._sink.bulk(b"".join(item.lines for item in chunk), time_left=self._deadline.remaining())
+            with tracing.bulk_span(self._settings.tracing, len(chunk)):
+                answer = self._sink.bulk(b"".join(item.lines for item in chunk), time_left=self._deadline.remaining())
             self.outcome.latencies_ms.append((time.monotonic() - started) * 1000)
         except TransportError as err:
             self._transient(chunk, None, "transport_error", str(err), maybe_processed=err.maybe_processed)

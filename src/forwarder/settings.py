@@ -42,6 +42,7 @@ class Settings:
     dead_letter_prefix: str
     secret_arn: str | None = None  # basic auth from Secrets Manager instead of SigV4
     log_failed_documents: bool = False  # the report's undelivered items carry their whole source
+    tracing: bool = False  # X-Ray subsegments around the _bulk calls
     filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
 
     @classmethod
@@ -85,6 +86,7 @@ class Settings:
             dead_letter_prefix=_key_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
             secret_arn=_secret_arn(env, "OPENSEARCH_SECRET_ARN"),
             log_failed_documents=_boolean(env, "LOG_FAILED_DOCUMENTS", False),
+            tracing=_boolean(env, "TRACING", False),
             filters=Filters.from_env(env),
         )
 
