@@ -256,3 +256,23 @@ def test_bad_input_is_counted(forwarder_env: StandIn, capfd) -> None:
         handler.lambda_handler({"awslogs": {"data": "%%%"}}, LocalContext())
     (emf,) = emf_lines(capfd.readouterr().out)
     assert single(emf["BadInput"]) == 1
+
+
+def test_every_log_line_names_the_request_and_the_log_group(forwarder_env: StandIn, capfd) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (
+        (400, "mapper_parsing_exception", "failed to parse field [n]") if doc_id == "b" else None
+    )
+    context = LocalContext()
+    with pytest.raises(NotDeliveredError):  # b: refused in both forms, and no dead-letter bucket
+        handler.lambda_handler(event_with(one_event("x", "a"), one_event("y", "b")), context)
+    lines = log_lines(capfd.readouterr().out)
+    assert lines and all(line["function_request_id"] == context.aws_request_id for line in lines)
+    assert all(line["log_group"] == GROUP and line["log_stream"] == "s-1" for line in lines)
+
+
+def test_a_256_kib_line_is_indexed_whole(forwarder_env: StandIn) -> None:
+    long_line = "x" * (256 * 1024 - 26) + " the end of a very long line"
+    result = handler.lambda_handler(event_with(one_event(long_line, "long")), LocalContext())
+    assert result["indexed"] == 1
+    stored = forwarder_env.documents("mydata-payments-payments-api-2026.11.22")["long"]["@message"]
+    assert stored == long_line
