@@ -120,3 +120,19 @@ def test_replay_targets_are_parsed() -> None:
         "https://sqs.us-east-1.amazonaws.com/1/q",
         "",
     )
+
+
+def test_a_replayed_payload_is_redacted_as_the_lambda_would(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("MAX_PAYLOAD_BYTES", "100")
+    monkeypatch.setenv("REDACT_EMAILS", "true")
+    handler.reset_runtime()
+    event = event_with(one_event("signup ana@example.com " + "x" * 200, "a"))
+    assert handler.lambda_handler(event, LocalContext())["status"] == "dead_lettered"
+    monkeypatch.delenv("MAX_PAYLOAD_BYTES")
+    handler.reset_runtime()
+    status, _, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/payloads/")
+    assert status == 0
+    (doc,) = forwarder_env.documents("mydata-payments-payments-api-2026.11.22").values()
+    assert doc["@message"].startswith("signup [EMAIL] ")

@@ -77,25 +77,40 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process(event, run, deadline)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    payload: decode.Payload  # its log events are the ones kept by the filters
+    documents: list[transform.Document]
+    excluded: int
+    redacted: int
+
+
+def prepare(event: Any, settings: Settings) -> Prepared:
+    """Decode, apply INCLUDE/EXCLUDE and redaction, make the documents; raises PayloadError on bad input."""
+    payload = decode.decode_event(event, settings.max_payload_bytes)
+    excluded = redacted = 0
+    if settings.filters.active and not payload.is_control:
+        kept, excluded, redacted = settings.filters.apply(payload.log_events)
+        payload = dataclasses.replace(payload, log_events=kept)
+    return Prepared(payload, transform.to_documents(payload, settings.index_prefix), excluded, redacted)
+
+
 def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:
     """One CloudWatch Logs event, end to end; raises only when something would otherwise be lost."""
-    excluded = redacted = 0
     try:
-        payload = decode.decode_event(event, run.settings.max_payload_bytes)
-        if run.settings.filters.active and not payload.is_control:
-            kept, excluded, redacted = run.settings.filters.apply(payload.log_events)
-            payload = dataclasses.replace(payload, log_events=kept)
-        documents = transform.to_documents(payload, run.settings.index_prefix)
+        prepared = prepare(event, run.settings)
     except PayloadError as err:
         record_bad_input(run.settings.index_prefix)
         return _dead_letter_bad_input(err, event, run.dead_letter)
+    payload, documents = prepared.payload, prepared.documents
     if payload.is_control:
         record_control_message(run.settings.index_prefix)
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return {"status": "control_message"}
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = delivery.deliver(documents, run.sink, run.settings, deadline)
-    report = _settle(outcome, len(documents) + excluded, excluded, redacted, payload, run)
+    events = len(documents) + prepared.excluded
+    report = _settle(outcome, events, prepared.excluded, prepared.redacted, payload, run)
     return {"status": "ok", **report.as_dict()}
 
 

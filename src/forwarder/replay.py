@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from forwarder import decode, jsjson, transform
+from forwarder import jsjson
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
 from forwarder.errors import ForwarderError, PayloadError
-from forwarder.handler import Runtime, process
+from forwarder.handler import Runtime, prepare, process
 from forwarder.transform import Document
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
@@ -79,11 +79,12 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
 
 
 def _replay_payload(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]:
-    """A raw event that could not be decoded: decode again (a limit may have been raised)."""
+    """A raw event that could not be decoded: decode again (a limit may have been raised).
+
+    The filters and redaction apply as they do in the Lambda.
+    """
     try:
-        event = {"awslogs": {"data": entry["data"]}}
-        payload = decode.decode_event(event, run.settings.max_payload_bytes)
-        documents = transform.to_documents(payload, run.settings.index_prefix)
+        documents = prepare({"awslogs": {"data": entry["data"]}}, run.settings).documents
     except PayloadError as err:
         return [{**entry, "reason": str(err), "error_type": type(err).__name__}]
     outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
