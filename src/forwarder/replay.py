@@ -68,7 +68,11 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
         if entry.get("kind") == "payload":
             remaining.extend(_replay_payload(entry, run))
             continue
-        document = Document(entry["index"], entry["id"], jsjson.dumps(entry["source"]))
+        try:
+            document = Document(str(entry["index"]), str(entry["id"]), jsjson.dumps(entry["source"]))
+        except (KeyError, TypeError):  # edited by hand, or not ours: kept, and said so
+            remaining.append({**entry, "reason": "not a dead-letter document entry: index, id and source expected"})
+            continue
         documents.append(document)
         by_id[document.index_name, document.id] = entry
     outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
