@@ -136,3 +136,16 @@ def test_a_replayed_payload_is_redacted_as_the_lambda_would(
     assert status == 0
     (doc,) = forwarder_env.documents("mydata-payments-payments-api-2026.11.22").values()
     assert doc["@message"].startswith("signup [EMAIL] ")
+
+
+def test_an_entry_replay_cannot_read_is_kept_with_the_reason(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    import gzip as gz
+
+    key = "dead-letter/2026/11/22/mydata-x-2026.11.22/handmade.ndjson.gz"
+    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=gz.compress(b'{"kind": "document", "id": "1"}\n'))
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
+    assert status == 1 and report["still_failing"] == 1
+    (entry,) = dead_letter.entries()
+    assert entry["reason"] == "not a dead-letter document entry: index, id and source expected"
