@@ -112,7 +112,11 @@ def test_only_the_items_refused_with_429_are_sent_again(forwarder_env: StandIn, 
     first, second, *_ = bulk_requests(forwarder_env)
     assert first.body_bytes > second.body_bytes
     assert result["retried"] == len(set(refused))
-    assert bulk_report(capfd.readouterr().out)["level"] == "INFO"
+    out = capfd.readouterr().out
+    assert bulk_report(out)["level"] == "INFO"
+    first_retry = next(line for line in log_lines(out) if line["message"] == "retrying")
+    assert first_retry["round"] == 1 and 60 < first_retry["documents"] < 200, "about 30% of 400"
+    assert first_retry["last"].startswith("429 es_rejected_execution_exception")
 
 
 def test_dropped_connections_and_slow_answers_are_retried(forwarder_env: StandIn, monkeypatch) -> None:

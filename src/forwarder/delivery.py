@@ -18,6 +18,7 @@ from typing import Any
 
 from forwarder import bulk, fallback, tracing
 from forwarder.errors import TransportError
+from forwarder.log import logger
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 from forwarder.transform import Document
@@ -133,6 +134,16 @@ class Delivery:
                 self._send(chunk)
             if self._retry:
                 self.outcome.retried += sum(1 for item in self._retry if item.transient_failures == 1)
+                first = self._retry[0]
+                logger.info(
+                    "retrying",
+                    extra={
+                        "documents": len(self._retry),
+                        "round": backoffs + 1,
+                        "last": f"{first.status} {first.error_type}: {first.reason[:200]}",
+                        "seconds_left": round(self._deadline.remaining(), 1),
+                    },
+                )
                 self._back_off(backoffs)
                 backoffs += 1
             work = self._resend + self._retry
