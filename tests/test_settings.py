@@ -33,8 +33,8 @@ def test_delivery_defaults() -> None:
     assert (settings.bulk_max_bytes, settings.bulk_max_docs) == (5 * 1024 * 1024, 10_000)
     assert (settings.retry_safety_margin, settings.retry_max_seconds) == (5.0, 900.0)
     assert (settings.dead_letter_bucket, settings.dead_letter_prefix) == (None, "dead-letter/")
-    assert settings.idempotent_retries
-    assert not Settings.from_env({**BASE, "OPENSEARCH_SERVICE": "aoss"}).idempotent_retries
+    assert settings.sends_ids
+    assert not Settings.from_env({**BASE, "OPENSEARCH_SERVICE": "aoss"}).sends_ids
 
 
 def test_the_dead_letter_prefix_is_a_folder() -> None:

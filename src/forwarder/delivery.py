@@ -20,7 +20,7 @@ from forwarder import bulk, fallback, tracing
 from forwarder.errors import TransportError
 from forwarder.log import logger
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink
+from forwarder.sink import OpenSearchSink, Response
 from forwarder.transform import Document
 
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
@@ -100,6 +100,11 @@ class _Work:
         return Undelivered(self.document, self.status, self.error_type, reason, self.attempts)
 
 
+def _refusal(answer: Response) -> str:
+    body = answer.body[:MAX_BODY_CHARS_IN_REASON].decode("utf-8", "replace")
+    return f"_bulk answered HTTP {answer.status}: {body}"
+
+
 def _work_size(work: _Work) -> int:
     return len(work.lines)
 
@@ -170,17 +175,16 @@ class Delivery:
         except TransportError as err:
             self._transient(chunk, None, "transport_error", str(err), maybe_processed=err.maybe_processed)
             return
-        body = answer.body[:MAX_BODY_CHARS_IN_REASON].decode("utf-8", "replace")
         if answer.status == 413 and len(chunk) > 1:
             half = len(chunk) // 2
             self._send(chunk[:half])
             self._send(chunk[half:])
         elif answer.status in RETRYABLE_REQUEST:
-            self._transient(chunk, answer.status, "http_error", f"_bulk answered HTTP {answer.status}: {body}")
+            self._transient(chunk, answer.status, "http_error", _refusal(answer))
         elif not 200 <= answer.status < 300:
             # 413 for one document, 400/401/403/404: sending the same again cannot succeed.
             for item in chunk:
-                self._dead(item.failed(answer.status, "http_error", f"_bulk answered HTTP {answer.status}: {body}"))
+                self._dead(item.failed(answer.status, "http_error", _refusal(answer)))
         else:
             self._read_items(chunk, answer.body)
 
@@ -221,7 +225,7 @@ class Delivery:
     ) -> None:
         for item in chunk:
             item.failed(status, error_type, reason)
-            if maybe_processed and not self._settings.idempotent_retries:
+            if maybe_processed and not self._settings.sends_ids:
                 # Without `_id` a re-send may index the line twice: the dead letter decides.
                 self._dead(item, "no answer and no _id to re-send safely: it may have been indexed")
                 continue
@@ -231,7 +235,7 @@ class Delivery:
     def _out_of_time(self, chunk: list[_Work]) -> None:
         for item in chunk:
             note = "retry time ran out" if item.attempts else "not sent: retry time ran out"
-            if self._settings.idempotent_retries:
+            if self._settings.sends_ids:
                 self.outcome.pending.append(item.undelivered(note))
             else:
                 self._dead(item, note)

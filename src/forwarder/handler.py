@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from forwarder import decode, delivery, jsjson, kinesis, transform
+from forwarder import metrics as emf
 from forwarder.deadletter import DeadLetterStore
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
-from forwarder.metrics import metrics, record_bad_input, record_control_message, record_delivery
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 
@@ -66,7 +66,7 @@ def reset_runtime() -> None:
     _runtime = None
 
 
-@metrics.log_metrics  # one EMF line per invocation, on failure too
+@emf.metrics.log_metrics  # one EMF line per invocation, on failure too
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one."""
@@ -100,11 +100,11 @@ def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) ->
     try:
         prepared = prepare(event, run.settings)
     except PayloadError as err:
-        record_bad_input(run.settings.index_prefix)
+        emf.count(run.settings.index_prefix, BadInput=1)
         return _dead_letter_bad_input(err, event, run.dead_letter)
     payload, documents = prepared.payload, prepared.documents
     if payload.is_control:
-        record_control_message(run.settings.index_prefix)
+        emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return {"status": "control_message"}
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
@@ -144,19 +144,18 @@ def _settle(
         outcome.retried,
         outcome.requests,
     )
-    record_delivery(
+    emf.count(
         run.settings.index_prefix,
-        report.events,
-        report.excluded,
-        redacted,
-        report.indexed,
-        report.fallback,
-        report.dead_lettered,
-        report.failed,
-        report.retried,
-        payload.size,
-        outcome.latencies_ms,
+        DocumentsIn=report.events,
+        Excluded=report.excluded,
+        Redacted=redacted,
+        Indexed=report.indexed,
+        Fallback=report.fallback,
+        DeadLettered=report.dead_lettered,
+        Failed=report.failed,
+        Retried=report.retried,
     )
+    emf.record_requests(payload.size, outcome.latencies_ms)
     details: dict[str, Any] = {"report": report.as_dict()}
     if dead or failed:
         undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
@@ -199,13 +198,10 @@ def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
 
 def _dead_letter_bad_input(err: PayloadError, event: Any, store: DeadLetterStore | None) -> dict[str, Any]:
     """An undecodable event goes to the dead letter as it came; without one, the error is raised."""
-    _log_bad_input(err, event)
+    data = _raw_input(event)
+    _log_bad_input(err, data)
     if store is None:
         raise err
-    try:
-        data = decode.awslogs_data(event)
-    except PayloadError:
-        data = jsjson.dumps(event).decode() if isinstance(event, dict | list) else repr(event)
     try:
         key = store.put_payload(data, err)
     except DeadLetterError as problem:
@@ -216,11 +212,15 @@ def _dead_letter_bad_input(err: PayloadError, event: Any, store: DeadLetterStore
     return {"status": "dead_lettered", "error_type": type(err).__name__, "reason": str(err), "dead_letter": location}
 
 
-def _log_bad_input(err: PayloadError, event: Any) -> None:
+def _raw_input(event: Any) -> str:
+    """The event's awslogs.data, or, when it has none, the event itself as JSON."""
     try:
-        sample = decode.awslogs_data(event)
+        return decode.awslogs_data(event)
     except PayloadError:
-        sample = repr(event)
+        return jsjson.dumps(event).decode() if isinstance(event, dict | list) else repr(event)
+
+
+def _log_bad_input(err: PayloadError, sample: str) -> None:
     logger.error(
         "bad input",
         extra={

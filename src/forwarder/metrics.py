@@ -19,46 +19,19 @@ NAMESPACE = "CwlOpenSearchForwarder"
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
 
 
-def record_delivery(
-    index_prefix: str,
-    events: int,
-    excluded: int,
-    redacted: int,
-    indexed: int,
-    fallback: int,
-    dead_lettered: int,
-    failed: int,
-    retried: int,
-    payload_bytes: int,
-    bulk_latencies_ms: list[float],
-) -> None:
+def count(index_prefix: str, **counts: int) -> None:
+    """Counts (unit Count) for this invocation, under the IndexPrefix dimension."""
     metrics.add_dimension(name="IndexPrefix", value=index_prefix)
-    for name, value in (
-        ("DocumentsIn", events),
-        ("Excluded", excluded),
-        ("Redacted", redacted),
-        ("Indexed", indexed),
-        ("Fallback", fallback),
-        ("DeadLettered", dead_lettered),
-        ("Failed", failed),
-        ("Retried", retried),
-        ("BulkRequests", len(bulk_latencies_ms)),
-    ):
+    for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def record_requests(payload_bytes: int, bulk_latencies_ms: list[float]) -> None:
+    """The payload's inflated size and each _bulk request's latency (the dimension set by `count`)."""
+    metrics.add_metric(name="BulkRequests", unit=MetricUnit.Count, value=len(bulk_latencies_ms))
     metrics.add_metric(name="PayloadBytes", unit=MetricUnit.Bytes, value=payload_bytes)
     for latency in bulk_latencies_ms[:100]:  # EMF takes at most 100 values per metric
         metrics.add_metric(name="BulkLatency", unit=MetricUnit.Milliseconds, value=round(latency, 1))
-
-
-def record_bad_input(index_prefix: str) -> None:
-    metrics.add_dimension(name="IndexPrefix", value=index_prefix)
-    metrics.add_metric(name="BadInput", unit=MetricUnit.Count, value=1)
-
-
-def record_control_message(index_prefix: str) -> None:
-    """CloudWatch's health checks: counted, so that an invocation never has nothing to publish."""
-    metrics.add_dimension(name="IndexPrefix", value=index_prefix)
-    metrics.add_metric(name="ControlMessages", unit=MetricUnit.Count, value=1)
 
 
 def flush_metrics() -> None:

@@ -92,16 +92,12 @@ class Settings:
 
     @property
     def sends_ids(self) -> bool:
-        """Whether `_bulk` action lines carry `_id` (the event id).
+        """Whether `_bulk` action lines carry `_id` (the event id), so a re-sent document overwrites itself.
 
-        A Serverless time-series collection refuses a document `_id`, so `aoss` sends none.
+        A Serverless time-series collection refuses a document `_id`, so `aoss` sends none, and
+        there a re-send could index a line twice.
         """
         return self.service == "es"
-
-    @property
-    def idempotent_retries(self) -> bool:
-        """Whether a re-sent document overwrites itself (by `_id`) rather than indexing twice."""
-        return self.sends_ids
 
 
 def parse_endpoint(value: str) -> str:
