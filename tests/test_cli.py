@@ -40,6 +40,13 @@ def test_dry_run_for_serverless_sends_no_document_id(capfdbinary, monkeypatch) -
     assert len(actions) == 5 and all(set(action["index"]) == {"_index"} for action in actions)
 
 
+def test_dry_run_prints_what_would_be_sent_after_redaction(capfdbinary, monkeypatch) -> None:
+    monkeypatch.setenv("REDACT_IPS", "true")
+    assert cli.main(["invoke", str(EVENTS / "extracted-fields.json"), "--dry-run"]) == 0
+    sources = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()[1::2]]
+    assert sources and all("[IP]" in source["@message"] for source in sources)
+
+
 def test_dry_run_of_a_control_message_prints_nothing(capfd) -> None:
     assert cli.main(["invoke", str(EVENTS / "control-message.json"), "--dry-run"]) == 0
     assert capfd.readouterr().out == ""
