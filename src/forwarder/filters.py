@@ -55,11 +55,12 @@ class Filters:
         return bool(self.include or self.exclude or self.redactions)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Filters:
+    def from_env(cls, env: Mapping[str, str], redact_emails: bool, redact_ips: bool) -> Filters:
+        """The patterns and rules from `env`; the two flags as settings.py read them."""
         redactions: list[tuple[re.Pattern[str], Replacement]] = []
-        if _flag(env, "REDACT_EMAILS"):
+        if redact_emails:
             redactions.append(EMAIL)
-        if _flag(env, "REDACT_IPS"):
+        if redact_ips:
             redactions += [IPV4, IPV6]
         redactions += _rules(env.get("REDACT_RULES", "").strip())
         return cls(_pattern(env, "INCLUDE_PATTERN"), _pattern(env, "EXCLUDE_PATTERN"), tuple(redactions))
@@ -96,15 +97,6 @@ class Filters:
         for pattern, replacement in self.redactions:
             text = pattern.sub(replacement, text)
         return text
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "false", "0", "no", "off"):
-        return False
-    if raw in ("true", "1", "yes", "on"):
-        return True
-    raise ConfigError(f"{name}={raw!r} is not accepted: give true or false")
 
 
 def _pattern(env: Mapping[str, str], name: str) -> re.Pattern[str] | None:

@@ -87,7 +87,11 @@ class Settings:
             secret_arn=_secret_arn(env, "OPENSEARCH_SECRET_ARN"),
             log_failed_documents=_boolean(env, "LOG_FAILED_DOCUMENTS", False),
             tracing=_boolean(env, "TRACING", False),
-            filters=Filters.from_env(env),
+            filters=Filters.from_env(
+                env,
+                redact_emails=_boolean(env, "REDACT_EMAILS", False),
+                redact_ips=_boolean(env, "REDACT_IPS", False),
+            ),
         )
 
     @property
