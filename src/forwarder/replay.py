@@ -88,7 +88,7 @@ def _replay_payload(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]
     The filters and redaction apply as they do in the Lambda.
     """
     try:
-        documents = prepare({"awslogs": {"data": entry["data"]}}, run.settings).documents
+        documents = prepare({"awslogs": {"data": entry.get("data")}}, run.settings).documents
     except PayloadError as err:
         return [{**entry, "reason": str(err), "error_type": type(err).__name__}]
     outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
