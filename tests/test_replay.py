@@ -149,3 +149,16 @@ def test_an_entry_replay_cannot_read_is_kept_with_the_reason(
     assert status == 1 and report["still_failing"] == 1
     (entry,) = dead_letter.entries()
     assert entry["reason"] == "not a dead-letter document entry: index, id and source expected"
+
+
+def test_a_payload_entry_without_data_is_kept_with_the_reason(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    import gzip as gz
+
+    key = "dead-letter/payloads/2026/11/22/handmade.ndjson.gz"
+    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=gz.compress(b'{"kind": "payload"}\n'))
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/payloads/")
+    assert status == 1 and report["still_failing"] == 1
+    (entry,) = dead_letter.entries()
+    assert entry["error_type"] == "MissingAwslogsDataError"
