@@ -7,11 +7,12 @@ gzip bomb is refused before it can exhaust the function's memory.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import zlib
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
+
+import pybase64  # SIMD base64: 0.003 against 0.10 ms for a 1,000-event payload (make bench's mix)
+from zlib_ng import zlib_ng  # zlib's API, inflating in 0.12 against 0.33 ms
 
 from forwarder import jsjson
 from forwarder.errors import (
@@ -76,13 +77,13 @@ def decode_data(data: str | bytes, max_payload_bytes: int) -> Payload:
 
 def b64decode(data: str | bytes) -> bytes:
     try:
-        return base64.b64decode(data, validate=True)
+        return pybase64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         pass
     # Tolerate line breaks (e.g. from `base64` wrapping at 76 columns), nothing else.
     compact = "".join(data.split()) if isinstance(data, str) else b"".join(data.split())
     try:
-        return base64.b64decode(compact, validate=True)
+        return pybase64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as err:
         raise NotBase64Error(f"awslogs.data is not valid base64 ({err})") from None
 
@@ -95,7 +96,7 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
     size = 0
     rest = compressed
     while rest:
-        inflater = zlib.decompressobj(wbits=31)
+        inflater = zlib_ng.decompressobj(wbits=31)
         chunk = rest
         try:
             while chunk and not inflater.eof:
@@ -108,7 +109,7 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
                         f"({len(compressed)} bytes compressed); refused while inflating"
                     )
                 chunk = inflater.unconsumed_tail
-        except zlib.error as err:
+        except zlib_ng.error as err:  # type: ignore[misc]  # the stub calls the class an instance
             raise NotGzipError(f"awslogs.data is corrupt gzip ({err})") from None
         if not inflater.eof:
             raise TruncatedGzipError(
