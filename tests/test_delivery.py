@@ -12,10 +12,10 @@ import pytest
 
 from forwarder import delivery, handler
 from forwarder.cli import LocalContext
+from forwarder.document import make
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
-from forwarder.transform import Document
 from tests import payload_gen
 from tests.conftest import FAST_RETRIES, DeadLetterBucket, restore_standin_credentials
 from tests.standin import Fault, StandIn
@@ -409,7 +409,7 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     standin = forwarder_env
     standin.queue_answer(503, times=10_000)
     settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
-    doc = Document(INDEX, "1", b'{"@message":"x"}')
+    doc = make(INDEX, "1", b'{"@message":"x"}')
     outcome = delivery.deliver([doc], OpenSearchSink(settings), settings, delivery.Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)

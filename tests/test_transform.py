@@ -114,6 +114,17 @@ def test_the_event_id_is_the_bulk_id_so_resending_is_idempotent() -> None:
     assert action == {"index": {"_index": "mydata-payments-payments-api-2026.11.22", "_id": "3811234"}}
 
 
+def test_without_an_id_only_the_action_line_differs() -> None:
+    events = [event('{"@timestamp": "x", "a": 1}', id="7"), event("plain", id="8")]  # the dict way and the bytes way
+    with_id = transform.to_documents(payload(*events), "mydata")
+    without = transform.to_documents(payload(*events), "mydata", with_id=False)
+    assert [doc.source for doc in without] == [doc.source for doc in with_id]
+    for doc in without:
+        action, source, end = doc.lines.split(b"\n")
+        assert (json.loads(action), source, end) == ({"index": {"_index": doc.index_name}}, doc.source, b"")
+    assert json.loads(with_id[1].source)["@id"] == "8"
+
+
 # -- deliberate deviations ------------------------------------------------------
 def test_no_type_in_the_action_line() -> None:
     body = bulk.ndjson(transform.to_documents(payload(event("x")), "mydata"))

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forwarder import bulk, fallback, tracing
+from forwarder.document import Document
 from forwarder.errors import TransportError
 from forwarder.log import logger
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink, Response
-from forwarder.transform import Document
 
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_ITEM = frozenset({429, 502, 503, 504})
@@ -130,8 +130,7 @@ class Delivery:
         self._resend: list[_Work] = []  # safe forms: right away
 
     def run(self, documents: list[Document]) -> Outcome:
-        with_id = self._settings.sends_ids
-        work = [_Work(document, bulk.lines(document, with_id)) for document in documents]
+        work = [_Work(document, document.lines) for document in documents]
         backoffs = 0
         while work:
             self._retry, self._resend = [], []
@@ -208,9 +207,7 @@ class Delivery:
                 self._transient([item], result.status, result.error_type, result.reason)
             elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
                 item.fallback_reason = f"{result.error_type}: {result.reason}"
-                item.lines = bulk.lines(
-                    fallback.safe_form(item.document, item.fallback_reason), self._settings.sends_ids
-                )
+                item.lines = fallback.safe_form(item.document, item.fallback_reason, self._settings.sends_ids).lines
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
                 self._dead(item.failed(result.status, result.error_type, result.reason))

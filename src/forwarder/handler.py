@@ -14,6 +14,7 @@ from typing import Any
 from forwarder import decode, delivery, jsjson, kinesis, transform
 from forwarder import metrics as emf
 from forwarder.deadletter import DeadLetterStore
+from forwarder.document import Document
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
 from forwarder.settings import Settings
@@ -80,7 +81,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Prepared:
     payload: decode.Payload  # its log events are the ones kept by the filters
-    documents: list[transform.Document]
+    documents: list[Document]
     excluded: int
     redacted: int
 
@@ -92,7 +93,9 @@ def prepare(event: Any, settings: Settings) -> Prepared:
     if settings.filters.active and not payload.is_control:
         kept, excluded, redacted = settings.filters.apply(payload.log_events)
         payload = dataclasses.replace(payload, log_events=kept)
-    return Prepared(payload, transform.to_documents(payload, settings.index_prefix), excluded, redacted)
+    return Prepared(
+        payload, transform.to_documents(payload, settings.index_prefix, settings.sends_ids), excluded, redacted
+    )
 
 
 def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:

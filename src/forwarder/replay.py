@@ -18,9 +18,9 @@ import orjson
 from forwarder import jsjson
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
+from forwarder.document import Document, make
 from forwarder.errors import ForwarderError, PayloadError
 from forwarder.handler import Runtime, prepare, process
-from forwarder.transform import Document
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
 
@@ -69,7 +69,9 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
             remaining.extend(_replay_payload(entry, run))
             continue
         try:
-            document = Document(str(entry["index"]), str(entry["id"]), jsjson.dumps(entry["source"]))
+            document = make(
+                str(entry["index"]), str(entry["id"]), jsjson.dumps(entry["source"]), run.settings.sends_ids
+            )
         except (KeyError, TypeError):  # edited by hand, or not ours: kept, and said so
             remaining.append({**entry, "reason": "not a dead-letter document entry: index, id and source expected"})
             continue

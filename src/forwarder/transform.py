@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from itertools import repeat
-from typing import Any, NamedTuple
+from itertools import repeat, tee
+from typing import Any
 
 import orjson
 
 from forwarder import jsjson
 from forwarder.decode import LogEvent, Payload
+from forwarder.document import ID_END, Document, action_start, make
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import JS_SPACE, js_number, js_truthy
 
@@ -34,14 +35,11 @@ _MAY_BE_NUMERIC = frozenset("+-.0123456789" + JS_SPACE)  # what a JavaScript num
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 
 
-class Document(NamedTuple):
-    index_name: str
-    id: str
-    source: bytes  # serialized JSON object
-
-
-def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
+def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> list[Document]:
     """One document per log event, in event order. A control message gives none.
+
+    Each document holds its `_bulk` lines, action and source, made in the same
+    join; `with_id=False` leaves `_id` out of the action (Serverless time series).
 
     The work is done a column at a time (all ids, all timestamps, all messages)
     with `map` and `zip`, so that the per-event steps run in C; only the events
@@ -63,7 +61,7 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
 
     seconds = list(map(operator.floordiv, timestamps, repeat(1000)))
     index_of, stamp_of = _time_parts(set(seconds), index_base(payload.log_group, index_prefix))
-    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b}' % (
+    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b}\n' % (
         jsjson.dumps(payload.owner),
         jsjson.dumps(payload.log_group),
         jsjson.dumps(payload.log_stream),
@@ -88,17 +86,21 @@ def to_documents(payload: Payload, index_prefix: str) -> list[Document]:
     # The @-fields appended as bytes give what setting them on the dict would (they
     # come last, in this order), for a fraction of the cost. orjson's output is joined
     # as soon as it is made: each result holds a few KiB of spare capacity.
+    indices = list(map(index_of.__getitem__, seconds))
+    action_of = {index: action_start(index, with_id) for index in set(index_of.values())}
+    actions = list(map(action_of.__getitem__, indices))
+    parts = (heads, ids, messages, seconds, timestamps, stamp_of, actions, tail)
     try:
-        serialized = _joined(heads, ids, messages, seconds, timestamps, stamp_of, tail, _dumps)
+        lines = _joined(*parts, _dumps, with_id)
     except TypeError:  # lone surrogates
-        serialized = _joined(heads, ids, messages, seconds, timestamps, stamp_of, tail, jsjson.dumps)
+        lines = _joined(*parts, jsjson.dumps, with_id)
     for position, source in slow:
         iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + _MS_SUFFIX[timestamps[position] % 1000]).decode()
-        serialized[position] = _with_at_fields(
+        made = _with_at_fields(
             source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
         )
-    indices = map(index_of.__getitem__, seconds)
-    return list(map(_new_document, repeat(Document), zip(indices, ids, serialized, strict=True)))
+        lines[position] = make(indices[position], ids[position], made, with_id).lines
+    return list(map(_new_document, repeat(Document), zip(indices, ids, lines, strict=True)))
 
 
 def _joined(
@@ -108,16 +110,31 @@ def _joined(
     seconds: list[int],
     timestamps: list[int],
     stamp_of: dict[int, bytes],
+    actions: list[bytes],
     tail: bytes,
     dumps: Callable[[Any], bytes],
+    with_id: bool,
 ) -> list[bytes]:
+    """Each event's action line and source line: `actions` are the lines up to the `_id`.
+
+    Every part is made as the join takes it: orjson's results hold a few KiB of
+    spare capacity each, and keeping a list of them alive costs page faults.
+    """
+    if with_id:  # the `_id` goes twice, in the action and as `@id`: tee hands each over once made
+        action_ids, source_ids = tee(map(dumps, ids))
+        id_end: Iterable[bytes] = repeat(ID_END)
+    else:
+        action_ids, source_ids, id_end = repeat(b""), map(dumps, ids), repeat(b"")
     return list(
         map(
             b"".join,
             zip(
+                actions,
+                action_ids,
+                id_end,
                 heads,
                 repeat(b'"@id":'),
-                map(dumps, ids),
+                source_ids,
                 map(stamp_of.__getitem__, seconds),
                 map(_MS_SUFFIX.__getitem__, map(operator.mod, timestamps, repeat(1000))),
                 repeat(b'","@message":'),
