@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from forwarder import jsjson
+from forwarder import extracted, jsjson
 from forwarder.decode import LogEvent, Payload
 from forwarder.document import ID_END, Document, action_start, make
 from forwarder.errors import NotAwslogsPayloadError
-from forwarder.jsnumber import JS_SPACE, js_number, js_truthy
+from forwarder.jsnumber import js_number
 
 MAX_INDEX_BYTES = 255
 _FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:]')
@@ -30,8 +30,6 @@ _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
 _MS_SUFFIX = tuple(f".{ms:03d}Z".encode() for ms in range(1000))  # milliseconds -> b".mmmZ"
 _dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
 _new_document = tuple.__new__  # skips NamedTuple's Python-level __new__, ~0.2 us per event
-_FIRST_CHARACTER = operator.itemgetter(slice(0, 1))
-_MAY_BE_NUMERIC = frozenset("+-.0123456789" + JS_SPACE)  # what a JavaScript number literal can start with
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 
 
@@ -68,9 +66,15 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
     )
     heads = [b"{"] * len(events)  # the source's JSON without its closing brace: "{" when empty
     slow: list[tuple[int, dict[str, Any]]] = []
-    for position, brace, fields in _with_source(events, messages):
+    candidates = _with_source(events, messages)
+    field_heads = iter(extracted.heads([fields for _, _, fields in candidates if fields is not None]))
+    for position, brace, fields in candidates:
         if fields is not None:
-            source = _source_from_fields(fields)
+            head = next(field_heads)
+            if head is not None:
+                heads[position] = head
+                continue
+            source = extracted.source(fields)
         else:
             source = jsjson.object_or_none(messages[position][brace:]) or {}
         if not source:
@@ -247,47 +251,3 @@ def _as_time_value(value: Any) -> int:
     if number is None:
         raise TypeError(f"timestamp {value!r} is not a number")
     return int(number)
-
-
-def _source_from_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Non-empty fields; numbers as numbers; a value holding JSON also as `$<key>`."""
-    source: dict[str, Any] = {}
-    for key in _js_key_order(fields):
-        value = fields[key]
-        if value.__class__ is str:
-            if not value:
-                continue
-            if value.isdigit() and value.isascii():
-                source[key] = int(value)  # the usual status or byte count, without the general test
-                continue
-            # Most strings fail on their first character or on a second dot (an IP address).
-            number = js_number(value) if value[0] in _MAY_BE_NUMERIC and value.count(".") < 2 else None
-        else:
-            if not js_truthy(value):
-                continue
-            number = js_number(value)
-        if number is not None:
-            source[key] = number
-            continue
-        if isinstance(value, str):
-            brace = value.find("{")
-            if brace >= 0:
-                parsed = jsjson.object_or_none(value[brace:])
-                if parsed is not None:
-                    source["$" + key] = parsed
-        source[key] = value
-    return source
-
-
-def _js_key_order(obj: dict[str, Any]) -> list[str]:
-    """Keys in JavaScript's own-property order: array indices ascending, then the rest."""
-    keys = list(obj)
-    if not any(map(str.isdigit, map(_FIRST_CHARACTER, keys))):
-        return keys  # no key can be an array index
-    indices = [key for key in keys if _is_array_index(key)]
-    indices.sort(key=int)
-    return indices + [key for key in keys if not _is_array_index(key)]
-
-
-def _is_array_index(key: str) -> bool:
-    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1

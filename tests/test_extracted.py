@@ -1,0 +1,56 @@
+"""extractedFields made a column at a time give the bytes the dict way gives, row by row."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from forwarder import extracted
+from tests import payload_gen
+
+VALUES = [
+    *payload_gen.NUMERIC_LOOKING,
+    *payload_gen.JSONISH,
+    *payload_gen.WORDS,
+    "-",
+    "@alice",
+    '"@quoted"',
+    "10.0.0.1",
+]
+
+
+def dict_way(row: dict) -> bytes:
+    source = extracted.source(row)
+    return orjson.dumps(source)[:-1] + b"," if source else b"{"
+
+
+def test_each_row_matches_the_dict_way() -> None:
+    rng = random.Random(7)
+    keys = ["ip", "status", "bytes", "ctx", "msg", "ünï"]
+    rows = [{key: rng.choice(VALUES) for key in keys} for _ in range(400)]
+    rows += [{"a": rng.choice(VALUES)} for _ in range(50)]  # a second key set in the same payload
+    made = extracted.heads(rows)
+    dict_made = [position for position, head in enumerate(made) if head is None]
+    assert len(dict_made) < len(rows) / 4, "the edge-case values leave most rows to the column way"
+    for row, head in zip(rows, made, strict=True):
+        if head is not None:
+            assert head == dict_way(row), row
+
+
+def test_rows_the_column_way_cannot_make_are_left_to_the_dict_way() -> None:
+    rows = [
+        {"7": "x", "a": "1"},  # JavaScript puts array indices first
+        {"$ctx": "x", "ctx": '{"a":1}'},  # `$ctx` is set twice
+        {"@timestamp": "x"},  # the forwarder's own field
+        {"n": 5},  # not a string
+        {"big": "123456789012345678901234567890"},  # an integer orjson cannot write
+        {},
+    ]
+    assert extracted.heads(rows) == [None] * len(rows)
+    assert [extracted.source(row) for row in rows[:2]] == [{"7": "x", "a": 1}, {"$ctx": {"a": 1}, "ctx": '{"a":1}'}]
+
+
+def test_empty_values_are_left_out_and_numbers_are_numbers() -> None:
+    (head,) = extracted.heads([{"ip": "10.0.0.1", "user": "", "status": "200", "size": " 1.5e3 "}])
+    assert head == b'{"ip":"10.0.0.1","status":200,"size":1500.0,'
