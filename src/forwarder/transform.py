@@ -88,8 +88,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
             continue
         heads[position] = head[:-1] + b","
     # The @-fields appended as bytes give what setting them on the dict would (they
-    # come last, in this order), for a fraction of the cost. orjson's output is joined
-    # as soon as it is made: each result holds a few KiB of spare capacity.
+    # come last, in this order), for a fraction of the cost.
     indices = list(map(index_of.__getitem__, seconds))
     action_of = {index: action_start(index, with_id) for index in set(index_of.values())}
     actions = list(map(action_of.__getitem__, indices))
@@ -119,7 +118,7 @@ def _joined(
     dumps: Callable[[Any], bytes],
     with_id: bool,
 ) -> list[bytes]:
-    """Each event's action line and source line: `actions` are the lines up to the `_id`.
+    """Each event's action line and source line; `actions` end before the `_id` when `with_id`.
 
     Every part is made as the join takes it: orjson's results hold a few KiB of
     spare capacity each, and keeping a list of them alive costs page faults.
