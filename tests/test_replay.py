@@ -138,27 +138,27 @@ def test_a_replayed_payload_is_redacted_as_the_lambda_would(
     assert doc["@message"].startswith("signup [EMAIL] ")
 
 
-def test_an_entry_replay_cannot_read_is_kept_with_the_reason(
-    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+@pytest.mark.parametrize(
+    ("folder", "line", "field", "expected"),
+    [
+        (
+            "2026/11/22/mydata-x-2026.11.22/",
+            b'{"kind": "document", "id": "1"}',
+            "reason",
+            "not a dead-letter document entry: index, id and source expected",
+        ),
+        ("payloads/2026/11/22/", b'{"kind": "payload"}', "error_type", "MissingAwslogsDataError"),
+    ],
+    ids=["document-without-index-or-source", "payload-without-data"],
+)
+def test_an_entry_replay_cannot_use_is_kept_with_the_reason(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys, folder: str, line: bytes, field: str, expected: str
 ) -> None:
     import gzip as gz
 
-    key = "dead-letter/2026/11/22/mydata-x-2026.11.22/handmade.ndjson.gz"
-    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=gz.compress(b'{"kind": "document", "id": "1"}\n'))
+    key = f"dead-letter/{folder}handmade.ndjson.gz"
+    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=gz.compress(line + b"\n"))
     status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
     assert status == 1 and report["still_failing"] == 1
     (entry,) = dead_letter.entries()
-    assert entry["reason"] == "not a dead-letter document entry: index, id and source expected"
-
-
-def test_a_payload_entry_without_data_is_kept_with_the_reason(
-    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
-) -> None:
-    import gzip as gz
-
-    key = "dead-letter/payloads/2026/11/22/handmade.ndjson.gz"
-    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=gz.compress(b'{"kind": "payload"}\n'))
-    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/payloads/")
-    assert status == 1 and report["still_failing"] == 1
-    (entry,) = dead_letter.entries()
-    assert entry["error_type"] == "MissingAwslogsDataError"
+    assert entry[field] == expected
