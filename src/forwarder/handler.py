@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from forwarder import decode, delivery, jsjson, kinesis, transform
+from forwarder import collector, decode, delivery, jsjson, kinesis, transform
 from forwarder import metrics as emf
 from forwarder.deadletter import DeadLetterStore
 from forwarder.document import Document
@@ -88,14 +88,14 @@ class Prepared:
 
 def prepare(event: Any, settings: Settings) -> Prepared:
     """Decode, apply INCLUDE/EXCLUDE and redaction, make the documents; raises PayloadError on bad input."""
-    payload = decode.decode_event(event, settings.max_payload_bytes)
-    excluded = redacted = 0
-    if settings.filters.active and not payload.is_control:
-        kept, excluded, redacted = settings.filters.apply(payload.log_events)
-        payload = dataclasses.replace(payload, log_events=kept)
-    return Prepared(
-        payload, transform.to_documents(payload, settings.index_prefix, settings.sends_ids), excluded, redacted
-    )
+    with collector.paused():
+        payload = decode.decode_event(event, settings.max_payload_bytes)
+        excluded = redacted = 0
+        if settings.filters.active and not payload.is_control:
+            kept, excluded, redacted = settings.filters.apply(payload.log_events)
+            payload = dataclasses.replace(payload, log_events=kept)
+        documents = transform.to_documents(payload, settings.index_prefix, settings.sends_ids)
+    return Prepared(payload, documents, excluded, redacted)
 
 
 def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) -> dict[str, Any]:
