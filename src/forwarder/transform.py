@@ -26,8 +26,9 @@ MAX_INDEX_BYTES = 255
 _FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:]')
 _DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
 _STAMP_START = b',"@timestamp":"'
+_ID_KEY, _COMMA_ID_KEY, _EMPTY_HEAD = b'"@id":', b',"@id":', b'{"@id":'
 _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
-_MS_SUFFIX = tuple(f".{ms:03d}Z".encode() for ms in range(1000))  # milliseconds -> b".mmmZ"
+_MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  # ms -> b'.mmmZ","@message":'
 _dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
 _new_document = tuple.__new__  # skips NamedTuple's Python-level __new__, ~0.2 us per event
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
@@ -64,7 +65,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
         jsjson.dumps(payload.log_group),
         jsjson.dumps(payload.log_stream),
     )
-    heads = [b"{"] * len(events)  # the source's JSON without its closing brace: "{" when empty
+    heads = [_EMPTY_HEAD] * len(events)  # the source's JSON without its closing brace, then `"@id":`
     slow: list[tuple[int, dict[str, Any]]] = []
     candidates = _with_source(events, messages)
     field_heads = iter(extracted.heads([fields for _, _, fields in candidates if fields is not None]))
@@ -72,7 +73,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
         if fields is not None:
             head = next(field_heads)
             if head is not None:
-                heads[position] = head
+                heads[position] = head + _ID_KEY
                 continue
             source = extracted.source(fields)
         else:
@@ -86,7 +87,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
         if not head or b'"@' in head:  # maybe @-keys of its own (or a value quoting one): the dict way
             slow.append((position, source))
             continue
-        heads[position] = head[:-1] + b","
+        heads[position] = head[:-1] + _COMMA_ID_KEY
     # The @-fields appended as bytes give what setting them on the dict would (they
     # come last, in this order), for a fraction of the cost.
     indices = list(map(index_of.__getitem__, seconds))
@@ -98,7 +99,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> l
     except TypeError:  # lone surrogates
         lines = _joined(*parts, jsjson.dumps, with_id)
     for position, source in slow:
-        iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + _MS_SUFFIX[timestamps[position] % 1000]).decode()
+        iso = f"{stamp_of[seconds[position]][len(_STAMP_START) :].decode()}.{timestamps[position] % 1000:03d}Z"
         made = _with_at_fields(
             source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
         )
@@ -136,11 +137,9 @@ def _joined(
                 action_ids,
                 id_end,
                 heads,
-                repeat(b'"@id":'),
                 source_ids,
                 map(stamp_of.__getitem__, seconds),
                 map(_MS_SUFFIX.__getitem__, map(operator.mod, timestamps, repeat(1000))),
-                repeat(b'","@message":'),
                 map(dumps, messages),
                 repeat(tail),
             ),
