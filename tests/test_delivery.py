@@ -12,7 +12,7 @@ import pytest
 
 from forwarder import delivery, handler
 from forwarder.cli import LocalContext
-from forwarder.document import make
+from forwarder.document import Documents, make
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
@@ -410,7 +410,7 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     standin.queue_answer(503, times=10_000)
     settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
     doc = make(INDEX, "1", b'{"@message":"x"}')
-    outcome = delivery.deliver([doc], OpenSearchSink(settings), settings, delivery.Deadline(0.2))
+    outcome = delivery.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, delivery.Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
 

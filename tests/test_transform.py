@@ -188,4 +188,4 @@ def test_a_malformed_event_names_its_position() -> None:
 
 def test_control_messages_give_no_documents() -> None:
     control = Payload("CONTROL_MESSAGE", "CloudwatchLogs", "", "", [], [event("CWL CONTROL MESSAGE")])
-    assert transform.to_documents(control, "mydata") == []
+    assert list(transform.to_documents(control, "mydata")) == []

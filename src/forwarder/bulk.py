@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from forwarder.document import Document
+from forwarder.document import Documents
 
 MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value
 
@@ -41,9 +41,9 @@ def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_
         yield chunk
 
 
-def ndjson(documents: Iterable[Document]) -> bytes:
+def ndjson(documents: Documents) -> bytes:
     """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `chunks`)."""
-    return b"".join([document.lines for document in documents])
+    return b"".join(documents.lines)
 
 
 def parse_items(body: bytes) -> list[ItemResult]:

@@ -14,10 +14,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from forwarder import bulk, fallback, tracing
-from forwarder.document import Document
+from forwarder.document import Document, Documents
 from forwarder.errors import TransportError
 from forwarder.log import logger
 from forwarder.settings import Settings
@@ -78,7 +79,8 @@ class Outcome:
 
 @dataclass
 class _Work:
-    document: Document
+    documents: Documents
+    position: int  # of the document in `documents`
     lines: bytes  # what is sent: the document's NDJSON, or its safe form's
     attempts: int = 0
     transient_failures: int = 0
@@ -86,6 +88,10 @@ class _Work:
     status: int | None = None
     error_type: str = ""
     reason: str = ""
+
+    @property
+    def document(self) -> Document:
+        return self.documents[self.position]
 
     def failed(self, status: int | None, error_type: str, reason: str) -> _Work:
         self.status, self.error_type, self.reason = status, error_type, reason
@@ -129,8 +135,8 @@ class Delivery:
         self._retry: list[_Work] = []  # transient failures: after a backoff
         self._resend: list[_Work] = []  # safe forms: right away
 
-    def run(self, documents: list[Document]) -> Outcome:
-        work = [_Work(document, document.lines) for document in documents]
+    def run(self, documents: Documents) -> Outcome:
+        work = list(map(_Work, repeat(documents), range(len(documents)), documents.lines))
         backoffs = 0
         while work:
             self._retry, self._resend = [], []
@@ -241,6 +247,6 @@ class Delivery:
         self.outcome.dead.append(item.undelivered(note))
 
 
-def deliver(documents: list[Document], sink: OpenSearchSink, settings: Settings, deadline: Deadline) -> Outcome:
+def deliver(documents: Documents, sink: OpenSearchSink, settings: Settings, deadline: Deadline) -> Outcome:
     """Deliver `documents`; see Outcome for where each one ends."""
     return Delivery(sink, settings, deadline).run(documents)

@@ -1,9 +1,15 @@
-"""A document as `_bulk` takes it: its index, its `_id`, and its two NDJSON lines."""
+"""A document as `_bulk` takes it: its index, its `_id`, and its two NDJSON lines.
+
+A payload's documents travel as `Documents`, three columns, so that the common
+path (made, sent in one `_bulk` body, indexed) never builds an object per
+document; a `Document` is made only for one that is looked at on its own.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple, overload
 
 import orjson
 
@@ -19,6 +25,49 @@ class Document(NamedTuple):
     def source(self) -> bytes:
         """The serialized JSON source, the second line (JSON text has no raw newline)."""
         return self.lines[self.lines.index(b"\n") + 1 : -1]
+
+
+class Documents(Sequence[Document]):
+    """Documents as columns: `lines[i]` is the `_bulk` NDJSON of the document in `index_names[i]` with `ids[i]`."""
+
+    __slots__ = ("ids", "index_names", "lines")
+
+    def __init__(self, index_names: list[str], ids: list[str], lines: list[bytes]) -> None:
+        if not len(index_names) == len(ids) == len(lines):
+            raise ValueError(f"columns of {len(index_names)}, {len(ids)} and {len(lines)} documents")
+        self.index_names, self.ids, self.lines = index_names, ids, lines
+
+    @classmethod
+    def of(cls, documents: Iterable[Document]) -> Documents:
+        index_names, ids, lines = [], [], []
+        for document in documents:
+            index_names.append(document.index_name)
+            ids.append(document.id)
+            lines.append(document.lines)
+        return cls(index_names, ids, lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, position: int) -> Document: ...
+    @overload
+    def __getitem__(self, position: slice) -> Documents: ...
+    def __getitem__(self, position: int | slice) -> Document | Documents:
+        if isinstance(position, slice):
+            return Documents(self.index_names[position], self.ids[position], self.lines[position])
+        return Document(self.index_names[position], self.ids[position], self.lines[position])
+
+    def __iter__(self) -> Iterator[Document]:
+        return map(Document._make, zip(self.index_names, self.ids, self.lines, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Documents):
+            return (self.index_names, self.ids, self.lines) == (other.index_names, other.ids, other.lines)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Documents({len(self)} documents)"
 
 
 def make(index_name: str, doc_id: str, source: bytes, with_id: bool = True) -> Document:

@@ -14,7 +14,7 @@ from typing import Any
 from forwarder import collector, decode, delivery, jsjson, kinesis, transform
 from forwarder import metrics as emf
 from forwarder.deadletter import DeadLetterStore
-from forwarder.document import Document
+from forwarder.document import Documents
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
 from forwarder.settings import Settings
@@ -81,7 +81,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Prepared:
     payload: decode.Payload  # its log events are the ones kept by the filters
-    documents: list[Document]
+    documents: Documents
     excluded: int
     redacted: int
 

@@ -18,7 +18,7 @@ import orjson
 from forwarder import jsjson
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
-from forwarder.document import Document, make
+from forwarder.document import Document, Documents, make
 from forwarder.errors import ForwarderError, PayloadError
 from forwarder.handler import Runtime, prepare, process
 
@@ -77,7 +77,7 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
             continue
         documents.append(document)
         by_id[document.index_name, document.id] = entry
-    outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
+    outcome = deliver(Documents.of(documents), run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
     for item in [*outcome.dead, *outcome.pending]:
         entry = by_id[item.document.index_name, item.document.id]
         remaining.append(_updated(entry, item))
