@@ -17,6 +17,14 @@ VALUES = [
     "@alice",
     '"@quoted"',
     "10.0.0.1",
+    "1.2.3",
+    "000",
+    "9999999999999999999",  # the longest digit string the column way writes itself
+    "0000000000000001",
+    "9999999999999999",
+    "100000000000000000000",  # over 64 bits: the dict way
+    "lone \ud800 surrogate",
+    "{}",
 ]
 
 
