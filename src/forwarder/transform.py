@@ -31,6 +31,7 @@ _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
 _MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  # ms -> b'.mmmZ","@message":'
 _dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
+_EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 
 def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> Documents:
@@ -65,18 +66,16 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
         jsjson.dumps(payload.log_stream),
     )
     heads = [_EMPTY_HEAD] * len(events)  # the source's JSON without its closing brace, then `"@id":`
-    slow: list[tuple[int, dict[str, Any]]] = []
-    candidates = _with_source(events, messages)
-    field_heads = iter(extracted.heads([fields for _, _, fields in candidates if fields is not None]))
-    for position, brace, fields in candidates:
-        if fields is not None:
-            head = next(field_heads)
-            if head is not None:
-                heads[position] = head + _ID_KEY
-                continue
-            source = extracted.source(fields)
+    fields_of = list(map(_EXTRACTED_FIELDS, events))
+    with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
+    sources = _embedded(messages, fields_of)
+    for position, head in zip(with_fields, extracted.heads(list(map(fields_of.__getitem__, with_fields))), strict=True):
+        if head is None:
+            sources.append((position, extracted.source(fields_of[position])))
         else:
-            source = jsjson.object_or_none(messages[position][brace:]) or {}
+            heads[position] = head + _ID_KEY
+    slow: list[tuple[int, dict[str, Any]]] = []
+    for position, source in sources:
         if not source:
             continue
         try:
@@ -146,15 +145,15 @@ def _joined(
     )
 
 
-def _with_source(events: list[LogEvent], messages: list[str]) -> list[tuple[int, int, Any]]:
-    """(position, first `{`, extracted fields) of the events that may have a source."""
-    braces = map(str.find, messages, repeat("{"))
-    fields = map(operator.methodcaller("get", "extractedFields"), events)
-    return [
-        (position, brace, field)
-        for position, brace, field in zip(range(len(messages)), braces, fields, strict=False)
-        if brace >= 0 or field is not None
-    ]
+def _embedded(messages: list[str], fields_of: list[Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(position, object) of each message without extractedFields whose text from its first `{` is JSON."""
+    found = []
+    for position, brace in enumerate(map(str.find, messages, repeat("{"))):
+        if brace >= 0 and fields_of[position] is None:
+            source = jsjson.object_or_none(messages[position][brace:])
+            if source is not None:
+                found.append((position, source))
+    return found
 
 
 def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int, bytes]]:
