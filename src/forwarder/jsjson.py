@@ -48,16 +48,13 @@ def loads(data: bytes | str) -> Any:
 
 def object_or_none(text: str) -> dict[str, Any] | None:
     """The parsed object when `text` is wholly valid JSON, else None (extractJson)."""
-    if not text.endswith("}") and not text.rstrip(_JSON_SPACE).endswith("}"):
+    if not text.rstrip(_JSON_SPACE).endswith("}"):
         return None  # cannot be an object: skip the parse and its exception
     try:
-        value = orjson.loads(text)  # directly: this runs for every message with a `{`
-    except orjson.JSONDecodeError:
-        try:
-            value = loads(text)
-        except ValueError:
-            return None
-    return value if value.__class__ is dict else None
+        value = loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def dumps(value: Any) -> bytes:
