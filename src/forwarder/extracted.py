@@ -2,13 +2,16 @@
 
 Non-empty fields are kept; numbers become numbers; a value holding JSON is also
 kept parsed, as `$<key>`. Every row of a payload comes from one filter pattern,
-so the rows share their keys: `heads` works a key (a column) at a time and makes
-each distinct value's JSON once, instead of a dict and its dump per row.
+so the rows share their keys: `heads` tests a key's values (a column) at a time,
+each distinct value once, and has orjson write a copy of each row with its
+numbers made numbers, instead of building each row's source field by field.
 """
 
 from __future__ import annotations
 
 import operator
+from collections import deque
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -18,7 +21,10 @@ from forwarder.jsnumber import JS_SPACE, js_number, js_truthy
 
 _FIRST_CHARACTER = operator.itemgetter(slice(0, 1))
 _MAY_BE_NUMERIC = frozenset("+-.0123456789" + JS_SPACE)  # what a JavaScript number literal can start with
-_OPEN = b"{"
+_MAY_BE_NUMERIC_OR_EMPTY = _MAY_BE_NUMERIC | {""}
+_ALL_BUT_LAST = operator.itemgetter(slice(0, -1))
+_DICT_WAY = object()  # a value only `source` can keep
+_LEFT_OUT = object()  # an empty value: the field is left out
 _U64_DIGITS = 19  # a string of at most this many digits is an integer orjson can write (< 2**64)
 
 
@@ -38,52 +44,110 @@ def source(fields: dict[str, Any]) -> dict[str, Any]:
     return made
 
 
-def heads(rows: list[dict[str, Any]]) -> list[bytes | None]:
-    """Each row's source JSON without its closing brace (`{` when empty).
+def heads(rows: list[dict[str, Any]], end: bytes = b"") -> list[bytes | None]:
+    """Each row's source JSON without its closing brace, then `,` and `end`.
 
     None for a row that only `source` can make: keys that JavaScript reorders or
     that clash with what the forwarder sets (array indices, `@...`, `$...`),
-    values that are not strings, and numbers orjson cannot write.
+    values that are not strings, values holding JSON (kept twice), numbers orjson
+    cannot write, and rows whose every value is empty.
     """
+    if rows and set(map(len, rows)) == {len(rows[0])}:
+        try:  # rows of one length that all hold the first row's keys have the same keys
+            return _same_keys_heads(rows, end)
+        except KeyError:
+            pass
     made: list[bytes | None] = [None] * len(rows)
     groups: dict[tuple[str, ...], list[int]] = {}
     for position, row in enumerate(rows):
         groups.setdefault(tuple(row), []).append(position)
-    for keys, positions in groups.items():
-        if not keys or not all(map(_plain_key, keys)):
-            continue
-        group = [rows[position] for position in positions]
-        columns = [_fragments(key, list(map(operator.itemgetter(key), group))) for key in keys]
-        for position, parts in zip(positions, zip(*columns, strict=True), strict=True):
-            if None not in parts:
-                made[position] = _OPEN + b"".join(parts)
+    for positions in groups.values():
+        for position, head in zip(
+            positions, _same_keys_heads(list(map(rows.__getitem__, positions)), end), strict=True
+        ):
+            made[position] = head
     return made
 
 
-def _fragments(key: str, values: list[Any]) -> list[bytes | None]:
-    """`"key":value,` for each value (b"" when the field is left out), each distinct value made once."""
-    try:
-        name = orjson.dumps(key) + b":"
-    except TypeError:  # a lone surrogate: the dict way
-        name = None
-    if name is None or not set(map(type, values)) <= {str}:
-        return [None] * len(values)
-    made = {value: _fragment(key, name, value) for value in set(values)}
-    return list(map(made.__getitem__, values))
+def _same_keys_heads(rows: list[dict[str, Any]], end: bytes) -> list[bytes | None]:
+    """`heads` of rows with the same keys: a copy of each row, its numbers made numbers, dumped."""
+    keys = list(rows[0])
+    if not keys or not all(map(_plain_key, keys)) or not _writable("".join(keys)):
+        return [None] * len(rows)
+    copies = list(map(dict.copy, rows))
+    unusual_rows: set[int] = set()
+    for key in keys:
+        values = list(map(operator.itemgetter(key), rows))
+        try:
+            kept_of, unusual = _kept(values)
+        except TypeError:  # not strings
+            return [None] * len(rows)
+        if kept_of is None:
+            continue  # every row keeps its string as it is
+        kept = list(map(kept_of.__getitem__, values))
+        deque(map(operator.setitem, copies, repeat(key), kept), maxlen=0)  # copies[i][key] = kept[i], in C
+        if unusual:
+            for position, value in enumerate(kept):
+                if value is _LEFT_OUT:
+                    del copies[position][key]
+                    unusual_rows.add(position)
+                elif value is _DICT_WAY:
+                    unusual_rows.add(position)
+    dict_way = [row for row in unusual_rows if not copies[row] or _DICT_WAY in copies[row].values()]
+    for position in dict_way:
+        copies[position] = {}  # so that orjson can take every copy in one go
+    tail = b"," + end
+    made: list[bytes | None] = list(map(operator.add, map(_ALL_BUT_LAST, map(orjson.dumps, copies)), repeat(tail)))
+    for position in dict_way:
+        made[position] = None  # left to `source`: JSON in a value, or every field left out
+    return made
 
 
-def _fragment(key: str, name: bytes, value: str) -> bytes | None:
-    """What `_string_field` gives, written; the usual values (counts, words, addresses) without its tests."""
-    try:
-        if value.isdigit() and value.isascii() and len(value) <= _U64_DIGITS:
-            return b"%b%b," % (name, (value.lstrip("0") or "0").encode())  # as int(value), then dumps
-        if value and (value[0] not in _MAY_BE_NUMERIC or value.count(".") > 1) and "{" not in value:
-            return b"%b%b," % (name, orjson.dumps(value))  # no number, no JSON: the string itself
-        return b"".join(
-            [b"%b:%b," % (orjson.dumps(field), orjson.dumps(kept)) for field, kept in _string_field(key, value)]
+def _kept(values: list[str]) -> tuple[dict[str, Any] | None, bool]:
+    """What a row keeps of each distinct value (None: each string itself), and whether any is left out or dict-way."""
+    distinct = list(set(values))
+    joined = "".join(distinct)  # TypeError unless all are strings
+    if joined.isdigit() and joined.isascii() and min(map(len, distinct)) > 0 and max(map(len, distinct)) <= _U64_DIGITS:
+        return dict(
+            zip(distinct, map(int, distinct), strict=True)
+        ), False  # counts and statuses: integers orjson writes
+    if (
+        "{" not in joined
+        and _writable(joined)
+        and (
+            set(map(_FIRST_CHARACTER, distinct)).isdisjoint(_MAY_BE_NUMERIC_OR_EMPTY)  # words, paths
+            or min(map(str.count, distinct, repeat("."))) > 1  # addresses
         )
-    except TypeError:  # integers over 64 bits, lone surrogates: the dict way
-        return None
+    ):
+        return None, False  # no number, no JSON, nothing left out
+    kept_of = {value: _kept_value(value) for value in distinct}
+    if all(kept is value for value, kept in kept_of.items()):
+        return None, False  # e.g. "-": tested, and a string after all
+    return kept_of, any(kept is _LEFT_OUT or kept is _DICT_WAY for kept in kept_of.values())
+
+
+def _kept_value(value: str) -> Any:
+    """The one value `_string_field` keeps under the same key; `_LEFT_OUT` for none, else `_DICT_WAY`."""
+    fields = _string_field("", value)
+    if not fields:
+        return _LEFT_OUT
+    if len(fields) != 1 or fields[0][0] != "":
+        return _DICT_WAY  # JSON, kept twice (`$key` before key)
+    kept = fields[0][1]
+    try:
+        orjson.dumps(kept)
+    except TypeError:  # integers over 64 bits, lone surrogates
+        return _DICT_WAY
+    return kept
+
+
+def _writable(text: str) -> bool:
+    """No lone surrogate, which orjson refuses to write."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _string_field(key: str, value: str) -> list[tuple[str, Any]]:

@@ -69,11 +69,13 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
     fields_of = list(map(_EXTRACTED_FIELDS, events))
     with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
     sources = _embedded(messages, fields_of)
-    for position, head in zip(with_fields, extracted.heads(list(map(fields_of.__getitem__, with_fields))), strict=True):
+    for position, head in zip(
+        with_fields, extracted.heads(list(map(fields_of.__getitem__, with_fields)), _ID_KEY), strict=True
+    ):
         if head is None:
             sources.append((position, extracted.source(fields_of[position])))
         else:
-            heads[position] = head + _ID_KEY
+            heads[position] = head
     slow: list[tuple[int, dict[str, Any]]] = []
     for position, source in sources:
         if not source:
