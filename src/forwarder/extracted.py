@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections import deque
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -23,8 +23,24 @@ _FIRST_CHARACTER = operator.itemgetter(slice(0, 1))
 _MAY_BE_NUMERIC = frozenset("+-.0123456789" + JS_SPACE)  # what a JavaScript number literal can start with
 _MAY_BE_NUMERIC_OR_EMPTY = _MAY_BE_NUMERIC | {""}
 _ALL_BUT_LAST = operator.itemgetter(slice(0, -1))
-_DICT_WAY = object()  # a value only `source` can keep
-_LEFT_OUT = object()  # an empty value: the field is left out
+
+
+class _Marker:
+    """What a row keeps in place of a value that `_settled` must look at."""
+
+
+_DICT_WAY = _Marker()  # a value only `source` can keep
+_LEFT_OUT = _Marker()  # an empty value: the field is left out
+
+
+class _WithJson(NamedTuple):
+    """A value holding JSON: kept as `$key` (parsed), then as the key itself."""
+
+    parsed: Any
+    text: str
+
+
+_UNUSUAL = frozenset({_WithJson, _Marker})  # the classes of what `_settled` looks at
 _U64_DIGITS = 19  # a string of at most this many digits is an integer orjson can write (< 2**64)
 
 
@@ -49,8 +65,8 @@ def heads(rows: list[dict[str, Any]], end: bytes = b"") -> list[bytes | None]:
 
     None for a row that only `source` can make: keys that JavaScript reorders or
     that clash with what the forwarder sets (array indices, `@...`, `$...`),
-    values that are not strings, values holding JSON (kept twice), numbers orjson
-    cannot write, and rows whose every value is empty.
+    values that are not strings, numbers orjson cannot write, and rows whose
+    every value is empty.
     """
     if rows and set(map(len, rows)) == {len(rows[0])}:
         try:  # rows of one length that all hold the first row's keys have the same keys
@@ -87,20 +103,34 @@ def _same_keys_heads(rows: list[dict[str, Any]], end: bytes) -> list[bytes | Non
         kept = list(map(kept_of.__getitem__, values))
         deque(map(operator.setitem, copies, repeat(key), kept), maxlen=0)  # copies[i][key] = kept[i], in C
         if unusual:
-            for position, value in enumerate(kept):
-                if value is _LEFT_OUT:
-                    del copies[position][key]
-                    unusual_rows.add(position)
-                elif value is _DICT_WAY:
-                    unusual_rows.add(position)
-    dict_way = [row for row in unusual_rows if not copies[row] or _DICT_WAY in copies[row].values()]
-    for position in dict_way:
-        copies[position] = {}  # so that orjson can take every copy in one go
+            unusual_rows.update(position for position, value in enumerate(kept) if value.__class__ in _UNUSUAL)
+    dict_way = []
+    for position in unusual_rows:
+        settled = _settled(copies[position])
+        if settled is None:
+            dict_way.append(position)
+            settled = {}  # so that orjson can take every copy in one go
+        copies[position] = settled
     tail = b"," + end
     made: list[bytes | None] = list(map(operator.add, map(_ALL_BUT_LAST, map(orjson.dumps, copies)), repeat(tail)))
     for position in dict_way:
-        made[position] = None  # left to `source`: JSON in a value, or every field left out
+        made[position] = None  # left to `source`
     return made
+
+
+def _settled(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A row with unusual values as `source` makes it; None if only `source` can, or if nothing is left."""
+    made = {}
+    for key, value in row.items():
+        if value is _LEFT_OUT:
+            continue
+        if value is _DICT_WAY:
+            return None
+        if value.__class__ is _WithJson:
+            made["$" + key] = value.parsed  # the parsed JSON goes before the field itself, as in `source`
+            value = value.text
+        made[key] = value
+    return made or None
 
 
 def _kept(values: list[str]) -> tuple[dict[str, Any] | None, bool]:
@@ -123,22 +153,19 @@ def _kept(values: list[str]) -> tuple[dict[str, Any] | None, bool]:
     kept_of = {value: _kept_value(value) for value in distinct}
     if all(kept is value for value, kept in kept_of.items()):
         return None, False  # e.g. "-": tested, and a string after all
-    return kept_of, any(kept is _LEFT_OUT or kept is _DICT_WAY for kept in kept_of.values())
+    return kept_of, any(kept.__class__ in _UNUSUAL for kept in kept_of.values())
 
 
 def _kept_value(value: str) -> Any:
-    """The one value `_string_field` keeps under the same key; `_LEFT_OUT` for none, else `_DICT_WAY`."""
+    """What `_string_field` keeps of a value: one value, `_WithJson`, `_LEFT_OUT`, or `_DICT_WAY`."""
     fields = _string_field("", value)
     if not fields:
         return _LEFT_OUT
-    if len(fields) != 1 or fields[0][0] != "":
-        return _DICT_WAY  # JSON, kept twice (`$key` before key)
-    kept = fields[0][1]
     try:
-        orjson.dumps(kept)
+        orjson.dumps([kept for _, kept in fields])
     except TypeError:  # integers over 64 bits, lone surrogates
         return _DICT_WAY
-    return kept
+    return fields[0][1] if len(fields) == 1 else _WithJson(fields[0][1], value)
 
 
 def _writable(text: str) -> bool:
