@@ -92,6 +92,21 @@ def test_at_fields_overwrite_same_named_keys_but_keep_their_position() -> None:
     assert source["@timestamp"] == "2026-11-22T23:59:59.000Z" and source["@id"] == "1"
 
 
+@pytest.mark.parametrize("at_field", ["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"])
+def test_each_at_field_of_the_source_is_overwritten_never_repeated(at_field: str) -> None:
+    (document,) = transform.to_documents(payload(event(json.dumps({"a": 1, at_field: "mine"}))), "mydata")
+    pairs = json.loads(document.source, object_pairs_hook=lambda pairs: pairs)
+    keys = [key for key, _ in pairs]
+    assert keys[:2] == ["a", at_field] and len(keys) == len(set(keys)) == 7, keys
+
+
+def test_other_at_keys_nested_ones_and_values_like_at_fields_are_kept_as_they_are() -> None:
+    record = {"@version": "1", "user": "@alice", "quote": '"@timestamp"', "nested": {"@timestamp": "n"}}
+    source = only_source(event(json.dumps(record)))
+    assert list(source) == [*record, "@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"]
+    assert {key: source[key] for key in record} == record
+
+
 def test_utc_day_boundary_picks_the_index_of_the_event_day() -> None:
     before, after = 1_795_391_999_999, 1_795_392_000_000  # 23:59:59.999Z and 00:00:00.000Z
     docs = transform.to_documents(payload(event("a", before, "1"), event("b", after, "2")), "mydata")

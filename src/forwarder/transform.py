@@ -29,6 +29,7 @@ _STAMP_START = b',"@timestamp":"'
 _ID_KEY, _COMMA_ID_KEY, _EMPTY_HEAD = b'"@id":', b',"@id":', b'{"@id":'
 _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
 _MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  # ms -> b'.mmmZ","@message":'
+_AT_FIELDS = frozenset(("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"))
 _dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
@@ -80,11 +81,12 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
     for position, source in sources:
         if not source:
             continue
+        if not source.keys().isdisjoint(_AT_FIELDS):  # set in place where they are: the dict way
+            slow.append((position, source))
+            continue
         try:
             head = _dumps(source)
-        except TypeError:  # integers over 64 bits, lone surrogates
-            head = b""
-        if not head or b'"@' in head:  # maybe @-keys of its own (or a value quoting one): the dict way
+        except TypeError:  # integers over 64 bits, lone surrogates: the dict way
             slow.append((position, source))
             continue
         heads[position] = head[:-1] + _COMMA_ID_KEY
