@@ -138,9 +138,8 @@ def _kept(values: list[str]) -> tuple[dict[str, Any] | None, bool]:
     distinct = list(set(values))
     joined = "".join(distinct)  # TypeError unless all are strings
     if joined.isdigit() and joined.isascii() and min(map(len, distinct)) > 0 and max(map(len, distinct)) <= _U64_DIGITS:
-        return dict(
-            zip(distinct, map(int, distinct), strict=True)
-        ), False  # counts and statuses: integers orjson writes
+        numbers = dict(zip(distinct, map(int, distinct), strict=True))  # counts and statuses: integers orjson writes
+        return numbers, False
     if (
         "{" not in joined
         and _writable(joined)
@@ -158,7 +157,7 @@ def _kept(values: list[str]) -> tuple[dict[str, Any] | None, bool]:
 
 def _kept_value(value: str) -> Any:
     """What `_string_field` keeps of a value: one value, `_WithJson`, `_LEFT_OUT`, or `_DICT_WAY`."""
-    fields = _string_field("", value)
+    fields = _string_field("", value)  # the key only names the `$` field
     if not fields:
         return _LEFT_OUT
     try:
