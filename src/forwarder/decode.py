@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pybase64  # SIMD base64: 0.003 against 0.10 ms for a 1,000-event payload (make bench's mix)
-from zlib_ng import zlib_ng  # zlib's API, inflating in 0.12 against 0.33 ms
+from isal import isal_zlib  # zlib's API on ISA-L: inflating in 0.17 against zlib-ng's 0.23, zlib's 0.32 ms
 
 from forwarder import jsjson
 from forwarder.errors import (
@@ -96,7 +96,7 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
     size = 0
     rest = compressed
     while rest:
-        inflater = zlib_ng.decompressobj(wbits=31)
+        inflater = isal_zlib.decompressobj(wbits=31)
         chunk = rest
         try:
             while chunk and not inflater.eof:
@@ -109,7 +109,7 @@ def gunzip(compressed: bytes, max_bytes: int) -> bytes:
                         f"({len(compressed)} bytes compressed); refused while inflating"
                     )
                 chunk = inflater.unconsumed_tail
-        except zlib_ng.error as err:  # type: ignore[misc]  # the stub calls the class an instance
+        except isal_zlib.error as err:  # type: ignore[misc]  # the stub calls the class an instance
             raise NotGzipError(f"awslogs.data is corrupt gzip ({err})") from None
         if not inflater.eof:
             raise TruncatedGzipError(
