@@ -37,13 +37,18 @@ def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as err:
-        if not any(word in str(err) for word in _STDLIB_CAN_READ):
-            raise
+        return read_refused(data, err)
+
+
+def read_refused(data: bytes | str, err: orjson.JSONDecodeError) -> Any:
+    """What JSON.parse makes of `data`, which orjson refused with `err`; ValueError if it refuses too."""
+    if not any(word in str(err) for word in _STDLIB_CAN_READ):
+        raise err
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
         return json.loads(text, parse_float=_finite_or_null, parse_constant=_reject_constant)
-    except (_NotJson, RecursionError) as err:
-        raise ValueError(f"not JSON: {err}") from None
+    except (_NotJson, RecursionError) as error:
+        raise ValueError(f"not JSON: {error}") from None
 
 
 def object_or_none(text: str) -> dict[str, Any] | None:
@@ -52,6 +57,15 @@ def object_or_none(text: str) -> dict[str, Any] | None:
         return None  # cannot be an object: skip the parse and its exception
     try:
         value = loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def refused_object_or_none(text: str, err: orjson.JSONDecodeError) -> dict[str, Any] | None:
+    """`object_or_none` for a text orjson has already refused with `err`, without parsing it again."""
+    try:
+        value = read_refused(text, err)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -30,7 +30,7 @@ _ID_KEY, _COMMA_ID_KEY, _EMPTY_HEAD = b'"@id":', b',"@id":', b'{"@id":'
 _TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
 _MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  # ms -> b'.mmmZ","@message":'
 _AT_FIELDS = frozenset(("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"))
-_dumps = orjson.dumps  # the fast path; jsjson.dumps where orjson refuses
+_dumps, _loads = orjson.dumps, orjson.loads  # the fast path; jsjson where orjson refuses
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
@@ -69,27 +69,15 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
     heads = [_EMPTY_HEAD] * len(events)  # the source's JSON without its closing brace, then `"@id":`
     fields_of = list(map(_EXTRACTED_FIELDS, events))
     with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
-    sources = _embedded(messages, fields_of)
+    slow: list[tuple[int, dict[str, Any]]] = []  # sources whose @-fields are set on the dict
+    _embedded_heads(messages, fields_of, heads, slow)
     for position, head in zip(
         with_fields, extracted.heads(list(map(fields_of.__getitem__, with_fields)), _ID_KEY), strict=True
     ):
-        if head is None:
-            sources.append((position, extracted.source(fields_of[position])))
-        else:
+        if head is not None:
             heads[position] = head
-    slow: list[tuple[int, dict[str, Any]]] = []
-    for position, source in sources:
-        if not source:
-            continue
-        if not source.keys().isdisjoint(_AT_FIELDS):  # set in place where they are: the dict way
+        elif source := extracted.source(fields_of[position]):  # unwritable values: the dict way
             slow.append((position, source))
-            continue
-        try:
-            head = _dumps(source)
-        except TypeError:  # integers over 64 bits, lone surrogates: the dict way
-            slow.append((position, source))
-            continue
-        heads[position] = head[:-1] + _COMMA_ID_KEY
     # The @-fields appended as bytes give what setting them on the dict would (they
     # come last, in this order), for a fraction of the cost.
     indices = list(map(index_of.__getitem__, seconds))
@@ -149,15 +137,32 @@ def _joined(
     )
 
 
-def _embedded(messages: list[str], fields_of: list[Any]) -> list[tuple[int, dict[str, Any]]]:
-    """(position, object) of each message without extractedFields whose text from its first `{` is JSON."""
-    found = []
+def _embedded_heads(
+    messages: list[str], fields_of: list[Any], heads: list[bytes], slow: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Each message without extractedFields whose text from its first `{` is a JSON object: its head.
+
+    One loop for finding, parsing and writing, with orjson called directly: a call
+    per candidate less makes this 15-25% cheaper. A source with top-level `@`-keys
+    of its own, or one orjson cannot write, goes to `slow`.
+    """
     for position, brace in enumerate(map(str.find, messages, repeat("{"))):
-        if brace >= 0 and fields_of[position] is None:
-            source = jsjson.object_or_none(messages[position][brace:])
-            if source is not None:
-                found.append((position, source))
-    return found
+        if brace < 0 or fields_of[position] is not None:
+            continue
+        text = messages[position][brace:]
+        try:
+            source = _loads(text) if text[-1] == "}" else jsjson.object_or_none(text)
+        except orjson.JSONDecodeError as err:
+            source = jsjson.refused_object_or_none(text, err)  # what JSON.parse reads but orjson refuses
+        if not source:
+            continue
+        if source.keys().isdisjoint(_AT_FIELDS):
+            try:
+                heads[position] = _dumps(source)[:-1] + _COMMA_ID_KEY
+                continue
+            except TypeError:  # integers over 64 bits, lone surrogates
+                pass
+        slow.append((position, source))  # set in place where they are: the dict way
 
 
 def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int, bytes]]:
