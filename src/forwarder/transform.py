@@ -18,7 +18,7 @@ import orjson
 
 from forwarder import extracted, jsjson
 from forwarder.decode import LogEvent, Payload
-from forwarder.document import ID_END, Documents, action_start, make
+from forwarder.document import ID_END, Documents, action_start
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
 
@@ -88,12 +88,14 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
         lines = _joined(*parts, _dumps, with_id)
     except TypeError:  # lone surrogates
         lines = _joined(*parts, jsjson.dumps, with_id)
-    for position, source in slow:
-        iso = f"{stamp_of[seconds[position]][len(_STAMP_START) :].decode()}.{timestamps[position] % 1000:03d}Z"
+    for position, source in slow:  # its line keeps the join's action line; its source is written again
+        line = lines[position]
+        millis = _MS_SUFFIX[timestamps[position] % 1000][: len(".mmmZ")]
+        iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + millis).decode()
         made = _with_at_fields(
             source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
         )
-        lines[position] = make(indices[position], ids[position], made, with_id).lines
+        lines[position] = b"%b%b\n" % (line[: line.index(b"\n") + 1], made)
     return Documents(indices, ids, lines)
 
 
