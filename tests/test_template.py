@@ -76,10 +76,23 @@ def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:
     return build_dir / "ForwarderFunction"
 
 
+ELF_AARCH64 = 0xB7  # e_machine, the ELF header's bytes 18-19
+
+
+def _elf_machine(path: Path) -> int:
+    with path.open("rb") as library:
+        return int.from_bytes(library.read(20)[18:20], "little")
+
+
 def test_sam_build_makes_an_arm64_artifact_without_docker(sam_tools: Path, tmp_path: Path) -> None:
     artifact = sam_build(sam_tools, tmp_path / "arm64", "arm64")
     (library,) = (artifact / "orjson").glob("orjson.cpython-313-*.so")
     assert "aarch64" in library.name, "wheels for the function's architecture, not this machine's"
+    compiled = {path.relative_to(artifact).as_posix(): _elf_machine(path) for path in artifact.rglob("*.so*")}
+    assert {"isal", "pybase64"} <= {name.split("/")[0] for name in compiled}
+    assert {name for name, machine in compiled.items() if machine != ELF_AARCH64} == set(), (
+        "every compiled module (isal, pybase64, ...) built for arm64"
+    )
     assert (artifact / "forwarder" / "handler.py").exists() and (artifact / "urllib3").is_dir()
     assert not (artifact / "boto3").exists(), (
         "boto3 is not bundled: the runtime has it and the forwarder does not use it"
