@@ -86,12 +86,10 @@ def _elf_machine(path: Path) -> int:
 
 def test_sam_build_makes_an_arm64_artifact_without_docker(sam_tools: Path, tmp_path: Path) -> None:
     artifact = sam_build(sam_tools, tmp_path / "arm64", "arm64")
-    (library,) = (artifact / "orjson").glob("orjson.cpython-313-*.so")
-    assert "aarch64" in library.name, "wheels for the function's architecture, not this machine's"
     compiled = {path.relative_to(artifact).as_posix(): _elf_machine(path) for path in artifact.rglob("*.so*")}
-    assert {"isal", "pybase64"} <= {name.split("/")[0] for name in compiled}
+    assert {"orjson", "isal", "pybase64"} <= {name.split("/")[0] for name in compiled}
     assert {name for name, machine in compiled.items() if machine != ELF_AARCH64} == set(), (
-        "every compiled module (isal, pybase64, ...) built for arm64"
+        "wheels for the function's architecture (arm64), not this machine's"
     )
     assert (artifact / "forwarder" / "handler.py").exists() and (artifact / "urllib3").is_dir()
     assert not (artifact / "boto3").exists(), (

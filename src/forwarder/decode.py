@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pybase64  # SIMD base64: 0.003 against 0.10 ms for a 1,000-event payload (make bench's mix)
-from isal import isal_zlib  # zlib's API on ISA-L: inflating in 0.17 against zlib-ng's 0.23, zlib's 0.32 ms
+from isal import isal_zlib  # zlib's API on ISA-L: 0.18 ms for 1,000 events (zlib-ng 0.24, zlib 0.44)
 
 from forwarder import jsjson
 from forwarder.errors import (
