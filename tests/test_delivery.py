@@ -94,6 +94,16 @@ def test_a_refused_request_is_retried_until_indexed(forwarder_env: StandIn, stat
     assert forwarder_env.count() == 2
 
 
+def test_an_item_error_is_read_even_where_the_answer_says_errors_false(forwarder_env: StandIn) -> None:
+    """parse_items trusts `"errors": false` only in an answer that holds no "error" at all."""
+    refused = {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "busy"}}
+    answer = {"took": 1, "errors": False, "items": [{"index": {"status": 201}}, {"index": refused}]}
+    forwarder_env.queue_answer(200, answer)
+    result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+    assert (result["indexed"], result["retried"], result["requests"]) == (2, 1, 2)
+    assert set(forwarder_env.documents(INDEX)) == {"2"}, "only the refused item is sent again"
+
+
 def test_only_the_items_refused_with_429_are_sent_again(forwarder_env: StandIn, capfd) -> None:
     rng = random.Random(5)
     refused: list[str] = []
