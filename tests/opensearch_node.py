@@ -1,0 +1,242 @@
+"""A real OpenSearch 2.19 node on loopback, for the tests, `make demo` and `make opensearch`.
+
+opensearch-node/pom.xml builds it from Maven Central only (the server, its modules, the
+job-scheduler plugin ZIP); opensearch-node/src/.../LocalOpenSearch.java runs it. This module
+builds it when its sources changed, starts it with its data and logs in a temporary folder
+outside the repository, waits for the `OPENSEARCH_URL=` line the launcher prints once the
+cluster is yellow or green, and stops it: the launcher also exits when our end of its stdin
+closes, so even a test run that is killed leaves no node behind. Logs are copied to
+build/opensearch-logs/ when asked (a failed start, a failed test).
+
+`python -m tests.opensearch_node` (`make opensearch`) runs one until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = REPO / "opensearch-node"
+TARGET = PROJECT / "target"
+BUILT = TARGET / ".built"
+KEPT_LOGS = REPO / "build" / "opensearch-logs"
+LAUNCHER = "forwarder.localnode.LocalOpenSearch"
+URL_LINE = "OPENSEARCH_URL="
+# Ranges, not one port: the node takes the first free one, the same one on every quiet machine.
+HTTP_PORTS = "9250-9299"
+TRANSPORT_PORTS = "9350-9399"
+HEAP = "512m"
+JAVA_VERSIONS = range(11, 22)  # what OpenSearch 2.19 runs on; Java 17 is the one this repository uses
+
+
+class NodeError(RuntimeError):
+    """The node could not be built or started; the message says where its output is."""
+
+
+def java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def unavailable() -> str | None:
+    """Why no real node can run here (no Java, no Maven, a Java it does not run on), or None."""
+    command = java()
+    if not command:
+        return "no java on PATH or in JAVA_HOME (OpenSearch 2.19 runs on Java 17)"
+    if not shutil.which("mvn"):
+        return "no mvn on PATH (Maven builds the node from Maven Central)"
+    version = _java_version(command)
+    if version not in JAVA_VERSIONS:
+        return f"{command} is Java {version}; OpenSearch 2.19 runs on Java 11-21 (set JAVA_HOME to a Java 17)"
+    return None
+
+
+def _java_version(command: str) -> int | None:
+    shown = subprocess.run(
+        [command, "-XshowSettings:properties", "-version"], capture_output=True, text=True, timeout=60
+    ).stderr
+    for line in shown.splitlines():
+        name, _, value = line.strip().partition(" = ")
+        if name == "java.specification.version":
+            return int(value.removeprefix("1."))
+    return None
+
+
+def build() -> None:
+    """`mvn package` in opensearch-node/, unless nothing changed since the last build."""
+    sources = [PROJECT / "pom.xml", *(p for p in (PROJECT / "config").rglob("*") if p.is_file())]
+    sources += [p for p in (PROJECT / "src").rglob("*") if p.is_file()]
+    if BUILT.exists() and BUILT.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return
+    shutil.rmtree(TARGET, ignore_errors=True)  # a changed pom must not leave old jars in target/lib
+    done = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(PROJECT / "pom.xml"), "package"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_java_env()},
+    )
+    if done.returncode != 0:
+        raise NodeError(f"mvn package in {PROJECT} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    BUILT.touch()
+
+
+def _java_env() -> dict[str, str]:
+    command = java()
+    return {"JAVA_HOME": str(Path(command).resolve().parents[1])} if command else {}
+
+
+class LocalNode:
+    """One node: start() returns its URL, stop() ends it and removes its data."""
+
+    def __init__(self, heap: str = HEAP, http_ports: str = HTTP_PORTS, transport_ports: str = TRANSPORT_PORTS) -> None:
+        self.heap = heap
+        self.http_ports = http_ports
+        self.transport_ports = transport_ports
+        self.url = ""
+        self.workdir: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_in = 0.0  # seconds from the JVM's start to the URL line
+
+    @property
+    def logs(self) -> Path:
+        assert self.workdir, "start() first"
+        return self.workdir / "logs"
+
+    def start(self, timeout: float = 180.0) -> str:
+        build()
+        command = java()
+        assert command, unavailable()
+        self.workdir = Path(tempfile.mkdtemp(prefix="opensearch-node-"))
+        self.logs.mkdir()
+        began = time.monotonic()
+        with open(self.logs / "stderr.log", "wb") as stderr:
+            self.process = subprocess.Popen(
+                [
+                    command,
+                    f"-Xms{self.heap}",
+                    f"-Xmx{self.heap}",
+                    "-cp",
+                    f"{TARGET / 'classes'}{os.pathsep}{TARGET / 'lib' / '*'}",
+                    LAUNCHER,
+                    "--home",
+                    str(TARGET / "home"),
+                    "--data",
+                    str(self.workdir / "data"),
+                    "--logs",
+                    str(self.logs),
+                    "--http-port",
+                    self.http_ports,
+                    "--transport-port",
+                    self.transport_ports,
+                    "--exit-on-stdin-eof",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # a Ctrl-C in the terminal is ours to pass on, once
+            )
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_read_lines, args=(self.process, lines), daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, began + timeout - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is not None and line.startswith(URL_LINE):
+                self.url = line.removeprefix(URL_LINE)
+                self.started_in = time.monotonic() - began
+                return self.url
+            if line is None or line == "":  # timed out, or the process ended
+                kept = self.stop(keep_logs=True)
+                ended = "did not print its URL" if line is None else "exited"
+                raise NodeError(f"the OpenSearch node {ended} within {timeout:.0f} s; its logs: {kept}")
+
+    def resident_bytes(self) -> int:
+        """The JVM's resident memory now (VmRSS)."""
+        assert self.process
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self, keep_logs: bool = False) -> Path | None:
+        """Stop the node (SIGTERM, then SIGKILL after 30 s) and remove its data; the logs' copy if kept."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process and self.process.stdin:
+            self.process.stdin.close()
+        kept = None
+        if self.workdir:
+            if keep_logs and self.logs.exists():
+                kept = KEPT_LOGS / time.strftime("%Y%m%dT%H%M%S")
+                shutil.copytree(self.logs, kept, dirs_exist_ok=True)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+        return kept
+
+    def __enter__(self) -> LocalNode:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(keep_logs=exc[0] is not None)
+
+
+def _read_lines(process: subprocess.Popen[bytes], lines: queue.Queue[str]) -> None:
+    assert process.stdout
+    for raw in process.stdout:
+        lines.put(raw.decode(errors="replace").strip())
+    lines.put("")  # end of output: the process is gone
+
+
+def main() -> int:
+    """`make opensearch`: a node until SIGINT or SIGTERM."""
+    reason = unavailable()
+    if reason:
+        print(f"make opensearch: {reason}", file=sys.stderr)
+        return 1
+    print("make opensearch: building (the first time fetches ~50 MB from Maven Central) and starting ...", file=sys.stderr)
+    node = LocalNode()
+    stop = threading.Event()
+    for name in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(name, lambda *_: stop.set())
+    try:
+        url = node.start()
+        print(f"{URL_LINE}{url}", flush=True)
+        print(
+            f"make opensearch: OpenSearch 2.19 up in {node.started_in:.1f} s, "
+            f"{node.resident_bytes() / 2**20:.0f} MiB resident; logs in {node.logs}; Ctrl-C stops it",
+            file=sys.stderr,
+        )
+        while not stop.wait(0.5):
+            if node.process and node.process.poll() is not None:
+                kept = node.stop(keep_logs=True)
+                print(f"make opensearch: the node exited by itself; its logs: {kept}", file=sys.stderr)
+                return 1
+    except NodeError as err:
+        print(f"make opensearch: {err}", file=sys.stderr)
+        return 1
+    finally:
+        node.stop()
+    print("make opensearch: stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
