@@ -1,8 +1,10 @@
-"""Shared fixtures: a running stand-in, the environment the handler reads, a moto S3 dead letter."""
+"""Shared fixtures: a running stand-in, a real OpenSearch node, the environment the handler reads, a moto S3
+dead letter."""
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,8 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from opensearchpy import OpenSearch
 
 from forwarder import handler
+from tests import opensearch_node
 from tests.standin import StandIn
 
 # Retries at test speed: the same code paths, milliseconds instead of seconds.
@@ -40,6 +44,92 @@ def forwarder_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator
     handler.reset_runtime()
     yield standin
     handler.reset_runtime()
+
+
+# -- a real OpenSearch node, one per test session --------------------------------------
+_real_node_skips: list[str] = []
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def real_node(request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
+    reason = opensearch_node.unavailable()
+    if reason:
+        pytest.skip(f"no real OpenSearch node here: {reason}")
+    node = opensearch_node.LocalNode()
+    node.start()
+    yield node
+    kept = node.stop(keep_logs=request.session.testsfailed > 0)
+    if kept:
+        print(f"\nthe OpenSearch node's logs: {kept}")
+
+
+@dataclass
+class RealOpenSearch:
+    """The handler pointed at the real node, with an index prefix of this test's own."""
+
+    url: str
+    client: OpenSearch
+    prefix: str
+
+    def refreshed(self) -> OpenSearch:
+        """The client, after making every document indexed so far searchable."""
+        self.client.indices.refresh(index=f"{self.prefix}-*", allow_no_indices=True)
+        return self.client
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """Every stored document of this prefix: _id -> _source."""
+        hits = self.refreshed().search(index=f"{self.prefix}-*", body={"query": {"match_all": {}}}, size=10_000)
+        return {hit["_id"]: hit["_source"] for hit in hits["hits"]["hits"]}
+
+    def count(self) -> int:
+        return int(self.refreshed().count(index=f"{self.prefix}-*")["count"])
+
+
+@pytest.fixture
+def real_opensearch(real_node: opensearch_node.LocalNode, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealOpenSearch]:
+    prefix = f"real{next(_prefixes)}"
+    env = {
+        "OPENSEARCH_ENDPOINT": real_node.url,
+        "OPENSEARCH_SERVICE": "es",
+        "AWS_REGION": "us-east-1",
+        # Signed as for a domain; a node without the security plugin does not read the signature.
+        "AWS_ACCESS_KEY_ID": "AKIDREALNODE",
+        "AWS_SECRET_ACCESS_KEY": "real-node-secret",
+        "INDEX_PREFIX": prefix,
+        **FAST_RETRIES,
+        # A new index's first _bulk waits for the index and its mapping to be made (0.5-2 s on a cold node).
+        "RETRY_MAX_SECONDS": "60",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "DEAD_LETTER_BUCKET", "DEAD_LETTER_PREFIX", "BULK_MAX_BYTES", "BULK_MAX_DOCS"):
+        monkeypatch.delenv(name, raising=False)
+    handler.reset_runtime()
+    client = OpenSearch(hosts=[real_node.url], timeout=60)
+    yield RealOpenSearch(real_node.url, client, prefix)
+    handler.reset_runtime()
+    client.indices.delete(index=f"{prefix}-*", allow_no_indices=True)
+    client.indices.delete_index_template(name=f"{prefix}-*", ignore=404)
+    client.close()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "opensearch" in report.keywords:
+        _real_node_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Where Java and Maven are, the real-node tests must have run: a skip fails the run."""
+    if _real_node_skips and opensearch_node.unavailable() is None:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(
+                f"FAILED: {len(_real_node_skips)} real-OpenSearch test(s) skipped on a machine with Java and "
+                f"Maven, e.g. {_real_node_skips[0]}",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @dataclass

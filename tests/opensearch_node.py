@@ -211,7 +211,7 @@ def main() -> int:
     if reason:
         print(f"make opensearch: {reason}", file=sys.stderr)
         return 1
-    print("make opensearch: building (the first time fetches ~50 MB from Maven Central) and starting ...", file=sys.stderr)
+    print("make opensearch: building (the first time fetches ~50 MB from Maven Central), starting", file=sys.stderr)
     node = LocalNode()
     stop = threading.Event()
     for name in (signal.SIGINT, signal.SIGTERM):

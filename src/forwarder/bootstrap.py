@@ -120,7 +120,7 @@ class Bootstrap:
 
     def apply(self, config: Config, previous: Config | None) -> dict[str, Any]:
         self._put_policy(config)
-        self._call("PUT", f"/_index_template/{quote(config.template_name)}", config.index_template())
+        self.put_template(config)
         moved = 0
         if previous and previous.policy_id == config.policy_id and previous.retention_days != config.retention_days:
             answer = self._call(
@@ -130,11 +130,14 @@ class Bootstrap:
         return {"PolicyId": config.policy_id, "TemplateName": config.template_name, "IndicesMoved": moved}
 
     def remove(self, config: Config) -> None:
-        for path in (
-            f"/_plugins/_ism/policies/{quote(config.policy_id)}",
-            f"/_index_template/{quote(config.template_name)}",
-        ):
-            self._call("DELETE", path, None, missing_ok=True)
+        self._call("DELETE", f"/_plugins/_ism/policies/{quote(config.policy_id)}", None, missing_ok=True)
+        self.remove_template(config)
+
+    def put_template(self, config: Config) -> None:
+        self._call("PUT", f"/_index_template/{quote(config.template_name)}", config.index_template())
+
+    def remove_template(self, config: Config) -> None:
+        self._call("DELETE", f"/_index_template/{quote(config.template_name)}", None, missing_ok=True)
 
     def _put_policy(self, config: Config) -> None:
         path = f"/_plugins/_ism/policies/{quote(config.policy_id)}"

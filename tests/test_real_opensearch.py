@@ -1,0 +1,188 @@
+"""The real handler against a real OpenSearch 2.19 node, read back with opensearch-py.
+
+What a domain really stores and refuses: mapping conflicts, the 1,000-field limit,
+dotted keys and integers past `long` end in the safe form with the node's own error
+types; the bootstrap's index template is applied to new indices; every index name we
+build is one the node accepts. Faults (429 storms, drops, 413) and SigV4 checks stay
+on the stand-in, which tests/test_standin_vs_real.py holds to this node's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forwarder import handler, transform
+from forwarder.bootstrap import Bootstrap, Config
+from forwarder.cli import LocalContext
+from forwarder.delivery import Deadline
+from forwarder.settings import Settings
+from forwarder.sink import OpenSearchSink
+from tests import payload_gen
+from tests.conftest import RealOpenSearch
+from tests.test_handler import GROUP, event_with, one_event
+
+pytestmark = pytest.mark.opensearch
+
+TS = 1_795_391_999_000  # 2026-11-22T23:59:59Z
+
+
+def deliver(*log_events: dict, group: str = GROUP) -> dict:
+    return handler.lambda_handler(event_with(*log_events, group=group), LocalContext())
+
+
+def put_template(real: RealOpenSearch) -> Config:
+    """What the stack's bootstrap does on Create, over the forwarder's own connection."""
+    config = Config(real.prefix, retention_days=30, retain_on_delete=False)
+    Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(30)).put_template(config)
+    return config
+
+
+def test_parity_payloads_are_all_stored_once_and_searchable(real_opensearch: RealOpenSearch) -> None:
+    put_template(real_opensearch)
+    sent = payload_gen.payloads(seed=7, count=4, events=250)
+    totals = {"indexed": 0, "fallback": 0, "dead_lettered": 0, "failed": 0}
+    for payload in sent:
+        result = handler.lambda_handler(payload_gen.event_for(payload), LocalContext())
+        for name in totals:
+            totals[name] += result[name]
+    ids = [event["id"] for payload in sent for event in payload["logEvents"]]
+    assert totals["failed"] == totals["dead_lettered"] == 0
+    assert totals["indexed"] + totals["fallback"] == len(ids) == 1000
+    stored = real_opensearch.sources()
+    assert sorted(stored) == sorted(ids), "every event exactly once, under its CloudWatch id"
+    safe = [source for source in stored.values() if "@fallback_reason" in source]
+    assert len(safe) == totals["fallback"] > 0, "the mixed shapes conflict under dynamic mapping, as in production"
+    hits = real_opensearch.client.search(
+        index=f"{real_opensearch.prefix}-*", body={"query": {"match": {"@message": "timeout"}}}, size=10_000
+    )["hits"]["hits"]
+    assert hits and all("timeout" in hit["_source"]["@message"].lower() for hit in hits)
+
+
+def test_a_mapping_conflict_stores_the_safe_form_with_the_nodes_reason(real_opensearch: RealOpenSearch) -> None:
+    result = deliver(one_event('{"status": 200}', "a"), one_event('{"status": "OK"}', "b"))
+    assert (result["indexed"], result["fallback"]) == (1, 1)
+    stored = real_opensearch.sources()
+    assert stored["a"]["status"] == 200
+    assert "status" not in stored["b"]
+    assert json.loads(stored["b"]["@fields_json"]) == {"status": "OK"}
+    assert stored["b"]["@fallback_reason"].startswith("mapper_parsing_exception: failed to parse field [status]")
+
+
+def test_the_total_fields_limit_counts_keyword_sub_fields(real_opensearch: RealOpenSearch) -> None:
+    # 500 strings map to 1,000 fields (each text field has a .keyword), 501 to 1,002.
+    fits = {f"f{i}": "x" for i in range(490)}
+    too_many = {f"g{i}": "x" for i in range(11)}
+    result = deliver(one_event(json.dumps(fits), "fits"), one_event(json.dumps(too_many), "over"))
+    assert (result["indexed"], result["fallback"]) == (1, 1)
+    stored = real_opensearch.sources()
+    assert "f489" in stored["fits"]
+    assert stored["over"]["@fallback_reason"].startswith(
+        "illegal_argument_exception: Limit of total fields [1000] has been exceeded"
+    )
+    assert json.loads(stored["over"]["@fields_json"]) == too_many
+
+
+def test_a_dotted_key_under_a_text_field_is_refused_and_kept_whole(real_opensearch: RealOpenSearch) -> None:
+    result = deliver(one_event('{"a": "x"}', "text"), one_event('{"a.b": 1}', "dotted"))
+    assert (result["indexed"], result["fallback"]) == (1, 1)
+    stored = real_opensearch.sources()
+    assert stored["dotted"]["@fallback_reason"].startswith(
+        "mapper_parsing_exception: Could not dynamically add mapping for field [a.b]"
+    )
+    assert json.loads(stored["dotted"]["@fields_json"]) == {"a.b": 1}
+
+
+def test_integers_past_long_are_kept_exactly_in_the_safe_form(real_opensearch: RealOpenSearch) -> None:
+    # Integers up to 64 bits are written exactly; a long holds 63 bits and a sign.
+    result = deliver(
+        one_event('{"n": 9223372036854775807}', "max"),
+        one_event('{"n": 9223372036854775808}', "over"),
+        one_event('{"n": 18446744073709551615}', "u64"),
+        one_event('{"f": 18446744073709551616}', "past64"),  # a double from here on, as in JavaScript
+    )
+    assert (result["indexed"], result["fallback"]) == (2, 2)
+    stored = real_opensearch.sources()
+    assert stored["max"]["n"] == 9223372036854775807
+    assert stored["past64"]["f"] == 1.8446744073709552e19
+    for doc_id, digits in (("over", "9223372036854775808"), ("u64", "18446744073709551615")):
+        assert "out of range of long" in stored[doc_id]["@fallback_reason"]
+        assert f'"n":{digits}' in stored[doc_id]["@fields_json"], "the digits, not a rounded float"
+
+
+def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opensearch: RealOpenSearch) -> None:
+    config = put_template(real_opensearch)
+    stored_template = real_opensearch.client.indices.get_index_template(name=config.template_name)
+    assert stored_template["index_templates"][0]["index_template"]["index_patterns"] == [f"{real_opensearch.prefix}-*"]
+    result = deliver(
+        one_event('{"level": "INFO"}', "plain"),
+        # @fields_json is text by the template: an object there is refused, then the safe form fits.
+        one_event('{"@fields_json": {"nested": 1}}', "clash"),
+    )
+    assert (result["indexed"], result["fallback"]) == (1, 1)
+    (index,) = real_opensearch.client.indices.get(index=f"{real_opensearch.prefix}-*")
+    properties = real_opensearch.client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert properties["@timestamp"] == {"type": "date"}
+    assert properties["@log_group"] == properties["@id"] == {"type": "keyword"}
+    assert properties["@fields_json"] == {"type": "text"}
+    stored = real_opensearch.sources()
+    assert stored["clash"]["@fallback_reason"].startswith("mapper_parsing_exception")
+    hits = real_opensearch.client.search(
+        index=index, body={"query": {"term": {"@log_group": GROUP}}}, size=10
+    )["hits"]["total"]["value"]
+    assert hits == 2, "@log_group is a keyword: the exact group name matches"
+
+
+def test_the_index_names_of_every_log_group_shape_in_the_tests_are_accepted(real_opensearch: RealOpenSearch) -> None:
+    rng = payload_gen.random.Random(3)
+    groups = {payload_gen.log_group(rng) for _ in range(40)} | {
+        GROUP,
+        "/aws/lambda/orders-handler",
+        "/aws/eks/prod/cluster",
+        "API-Gateway-Execution-Logs_abc123/prod",
+        "#weird.Group_name-",
+        "/" + "x" * 511,
+        "_leading-underscore",
+    }
+    for number, group in enumerate(sorted(groups)):
+        result = deliver(one_event(f"line {number}", f"g{number}"), group=group)
+        assert result["indexed"] == 1, group
+    assert real_opensearch.count() == len(groups)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    group=st.text(alphabet=string.ascii_letters + string.digits + "._-/#", min_size=1, max_size=512),
+    day=st.integers(min_value=0, max_value=36_500),
+)
+def test_any_cloudwatch_log_group_name_makes_an_index_name_the_node_accepts(
+    real_opensearch: RealOpenSearch, group: str, day: int
+) -> None:
+    name = transform.valid_index_name(f"{transform.index_base(group, real_opensearch.prefix)}-2026.11.22")
+    answer = real_opensearch.client.index(index=name, body={"@message": "x"}, params={"refresh": "false"})
+    assert answer["result"] == "created", name
+
+
+def test_a_256_kib_line_and_unicode_are_stored_as_sent(real_opensearch: RealOpenSearch) -> None:
+    long_line = ("0123456789abcdef" * 16_384)[: 256 * 1024 - 1] + "\n"
+    texts = {
+        "long": long_line,
+        "cjk": "東京で注文 42 件を処理",
+        "emoji": "deploy 🚀 ok ✅",
+        "combining": "café vs cafe\u0301",
+        "rtl": "שלום عالم",
+        "controls": "tab\there\x01and\x1fbell\x07",
+        "astral": "\U0001d518\U0001d52b \U0010fffd",  # Fraktur letters and a last-plane code point
+    }
+    result = deliver(*(one_event(text, doc_id) for doc_id, text in texts.items()))
+    assert result["indexed"] == len(texts)
+    stored = real_opensearch.sources()
+    assert {doc_id: stored[doc_id]["@message"] for doc_id in texts} == texts
+    hits = real_opensearch.client.search(
+        index=f"{real_opensearch.prefix}-*", body={"query": {"match": {"@message": "東京"}}}
+    )["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == ["cjk"]
