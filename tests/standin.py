@@ -2,9 +2,10 @@
 
 It checks every request's SigV4 signature (tests/sigv4_check.py) with known test
 credentials, reads gzip bodies, and answers `_bulk` item by item as OpenSearch
-does: `_type` and malformed NDJSON refused, dynamic mappings fixed by the first
-document (so `status: "OK"` after `status: 200` fails that item), the
-1,000-field limit, 413 past `max_content_length`, and Serverless refusing `_id`.
+does: `_type` and malformed NDJSON refused, mappings made and enforced as a real
+node does (tests/standin_mapping.py: dynamic mapping, index templates, the
+1,000-field limit), 413 past `max_content_length`, and Serverless refusing `_id`.
+tests/test_standin_vs_real.py holds these answers to a real OpenSearch node.
 Faults can be injected: whole-request answers (429, 503, ...), slow answers and
 dropped connections (`request_fault`, or `queue_answer`), and per-item errors
 (`item_fault`).
@@ -18,7 +19,6 @@ import fnmatch
 import gzip
 import itertools
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -28,11 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests import standin_mapping
 from tests.sigv4_check import TestCredentials, check
 
 TEN_MIB = 10 * 1024 * 1024
-FIELD_LIMIT = 1000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 _ACTIONS = ("index", "create", "update", "delete")
 _ACTION_PARAMS = {
@@ -319,12 +318,11 @@ class StandIn:
                 **head,
                 **_item_error(400, "mapper_parsing_exception", "failed to parse, document is empty or not an object"),
             }
-        mapping = dict(self.mappings.get(index, {}))
-        problem = _map(source, "", mapping, doc_id)
-        if problem is None and len(mapping) > FIELD_LIMIT:
-            problem = ("illegal_argument_exception", f"Limit of total fields [{FIELD_LIMIT}] has been exceeded")
-        if problem:
-            return {**head, **_item_error(400, *problem)}
+        mapping = dict(self.mappings.get(index) or self._template_mapping(index))
+        try:
+            standin_mapping.map_document(source, mapping, doc_id)
+        except standin_mapping.Refused as refused:
+            return {**head, **_item_error(400, refused.error_type, refused.reason)}
         self.mappings[index] = mapping
         docs = self.indices.setdefault(index, {})
         doc_id = doc_id or f"auto-{next(self._ids):012d}"
@@ -354,6 +352,18 @@ class StandIn:
             "status": status,
         }
 
+    def _template_mapping(self, index: str) -> dict[str, str]:
+        """A new index takes the mappings of the highest-priority index template that matches its name."""
+        matching = [
+            template
+            for template in self.index_templates.values()
+            if any(fnmatch.fnmatchcase(index, pattern) for pattern in template.get("index_patterns", []))
+        ]
+        if not matching:
+            return {}
+        best = max(matching, key=lambda template: int(template.get("priority", 0)))
+        return standin_mapping.from_template(best.get("template", {}).get("mappings", {}).get("properties", {}))
+
     def _delete(self, index: str | None, doc_id: str | None) -> dict[str, Any]:
         found = self.indices.get(index or "", {}).pop(doc_id or "", None)
         return {
@@ -362,82 +372,6 @@ class StandIn:
             "result": "deleted" if found else "not_found",
             "status": 200 if found else 404,
         }
-
-
-# -- dynamic mapping, as OpenSearch infers it -------------------------------------
-def _kind(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "long"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, str):
-        return "date" if _DATE.match(value) else "text"
-    return None
-
-
-def _fits(kind: str, value: Any) -> bool:
-    """Whether a value goes into a field already mapped as `kind` (OpenSearch coerces)."""
-    if value is None:
-        return True
-    if kind == "object":
-        return isinstance(value, dict)
-    if isinstance(value, dict):
-        return False
-    if kind == "text":
-        return True
-    if kind in ("long", "float"):
-        if isinstance(value, bool):
-            return False
-        if isinstance(value, int | float):
-            return True
-        try:
-            float(str(value))
-            return True
-        except ValueError:
-            return False
-    if kind == "boolean":
-        return isinstance(value, bool) or value in ("true", "false", "")
-    if kind == "date":
-        return isinstance(value, int) or (isinstance(value, str) and bool(_DATE.match(value)))
-    return True
-
-
-def _map(source: dict[str, Any], prefix: str, mapping: dict[str, str], doc_id: str | None) -> tuple[str, str] | None:
-    for key, value in source.items():
-        path = prefix + key
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            known = mapping.get(path)
-            if known is None:
-                kind = _kind(item)
-                if kind is None:
-                    continue
-                mapping[path] = kind
-                known = kind
-            if not _fits(known, item):
-                if known == "object":
-                    return (
-                        "mapper_parsing_exception",
-                        f"object mapping for [{path}] tried to parse field [{path}] as object, "
-                        "but found a concrete value",
-                    )
-                preview = json.dumps(item)[:40]
-                return (
-                    "mapper_parsing_exception",
-                    f"failed to parse field [{path}] of type [{known}] in document with id '{doc_id}'. "
-                    f"Preview of field's value: '{preview}'",
-                )
-            if isinstance(item, dict):
-                problem = _map(item, path + ".", mapping, doc_id)
-                if problem:
-                    return problem
-    return None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -195,7 +195,7 @@ def test_twenty_thousand_events_through_a_storm_end_exactly_once(world, capsys) 
             f"({statuses.count(429)} x 429, {statuses.count(503)} x 503, {statuses.count(413)} x 413); {stats}"
         )
 
-    # A second run of the same events changes no count.
+    # A second run of the same events adds nothing and dead-letters nothing more.
     counts = (standin.count(), len(dead), len(fallback))
     run_all(events, standin, sqs, queue, capsys)
     indexed_again, dead_again = where_everything_is(standin, dead_letter)
@@ -203,4 +203,6 @@ def test_twenty_thousand_events_through_a_storm_end_exactly_once(world, capsys) 
     fallback_again = sum(
         1 for docs in standin.indices.values() for doc in docs.values() if "@fallback_reason" in doc["_source"]
     )
-    assert (standin.count(), len(dead_again), fallback_again) == counts
+    # A document refused for a new field's two kinds can land whole once another document has mapped
+    # that field (a real node does the same); a mapping never changes, so none goes the other way.
+    assert (standin.count(), len(dead_again)) == counts[:2] and fallback_again <= counts[2]
