@@ -15,7 +15,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo events bench sam-tools validate build deploy local-invoke clean
+.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -34,8 +34,15 @@ lint: setup
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/mypy
 
+# A real OpenSearch 2.19 node where Java and Maven are (built from Maven Central by
+# opensearch-node/pom.xml on first use), else the stand-in; says which in one line.
 demo: setup
 	$(PY) scripts/demo.py events
+
+# A real OpenSearch 2.19 node on 127.0.0.1 until Ctrl-C: prints OPENSEARCH_URL=http://127.0.0.1:PORT.
+opensearch:
+	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
+	@"$(PYTHON)" -m tests.opensearch_node
 
 # Ours against the Node reference in the same run; writes bench/results/ (see README, Performance).
 bench: setup
@@ -73,4 +80,4 @@ events: setup
 	$(PY) scripts/make_events.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam opensearch-node/target

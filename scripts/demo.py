@@ -1,8 +1,11 @@
-"""`make demo`: the real handler on every event in events/, against the local stand-in.
+"""`make demo`: the real handler on every event in events/, against a real OpenSearch node.
 
-Starts the OpenSearch stand-in on loopback (it checks SigV4 signatures with test
-credentials), points the forwarder at it, runs `forwarder invoke` on each event
-and prints what was indexed: indices, document counts and one sample document.
+Where Java and Maven are, it builds and starts a real OpenSearch 2.19 node on loopback
+(tests/opensearch_node.py), puts the index template as the stack's bootstrap does, runs
+`forwarder invoke` on each event, and reads back with opensearch-py what the node stored:
+indices and document counts, the ERROR events across them, one index's mapping and its
+ISM state. Elsewhere it says why in one line and runs against the stand-in
+(tests/standin.py), printing the indices, counts and a sample document.
 """
 
 from __future__ import annotations
@@ -14,16 +17,105 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the logger is made: the reports say it all
 
+from opensearchpy import OpenSearch, TransportError  # noqa: E402
+from tests import opensearch_node  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
 from forwarder import cli  # noqa: E402
+from forwarder.bootstrap import Bootstrap, Config  # noqa: E402
+from forwarder.delivery import Deadline  # noqa: E402
+from forwarder.settings import Settings  # noqa: E402
+from forwarder.sink import OpenSearchSink  # noqa: E402
+
+PREFIX = "mydata"
 
 
 def main(events: Path) -> int:
+    reason = opensearch_node.unavailable()
+    if reason:
+        print(f"make demo: using the stand-in (tests/standin.py), not a real OpenSearch node: {reason}\n")
+        return on_standin(events)
+    return on_real_node(events)
+
+
+def on_real_node(events: Path) -> int:
+    print("make demo: building and starting a real OpenSearch 2.19 node (the first build fetches ~50 MB) ...")
+    with opensearch_node.LocalNode() as node:
+        os.environ.update(
+            OPENSEARCH_ENDPOINT=node.url,
+            OPENSEARCH_SERVICE="es",
+            AWS_REGION="us-east-1",
+            # Signed as for a domain; a node without the security plugin reads no signature.
+            AWS_ACCESS_KEY_ID="AKIDLOCALDEMO",
+            AWS_SECRET_ACCESS_KEY="local-demo",
+            INDEX_PREFIX=PREFIX,
+        )
+        client = OpenSearch(hosts=[node.url], timeout=60)
+        version = client.info()["version"]["number"]
+        print(f"OpenSearch {version} on {node.url}, up in {node.started_in:.1f} s\n")
+        config = Config(PREFIX, retention_days=30, retain_on_delete=False)
+        Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(30)).put_template(config)
+        print(f"index template {config.template_name} put for {config.pattern}, as the stack's bootstrap does")
+        where = f"{events}/*.json" if events.is_dir() else events
+        print(f"running the handler on {where}\n")
+        status = cli.main(["invoke", str(events)])
+        client.indices.refresh(index=config.pattern)
+        show_indices(client, config.pattern)
+        show_errors(client, config.pattern)
+        show_mapping(client, config.pattern)
+        show_ism(client, config.pattern)
+        client.close()
+        return status
+
+
+def show_indices(client: OpenSearch, pattern: str) -> None:
+    rows = client.cat.indices(index=pattern, format="json", h="index,docs.count")
+    print(f"\nindices ({sum(int(row['docs.count']) for row in rows)} documents), read back with opensearch-py:")
+    for row in sorted(rows, key=lambda row: row["index"]):
+        print(f"  {row['index']:<60} {row['docs.count']:>4} docs")
+    safe = client.search(index=pattern, body={"query": {"exists": {"field": "@fallback_reason"}}}, size=10)
+    for hit in safe["hits"]["hits"]:
+        print(f"  in the safe form: {hit['_index']}/_doc/{hit['_id']}: {hit['_source']['@fallback_reason'][:110]}")
+
+
+def show_errors(client: OpenSearch, pattern: str) -> None:
+    found = client.search(
+        index=pattern, body={"query": {"match": {"@message": "error"}}, "sort": ["@timestamp"]}, size=10
+    )
+    print(f"\nsearch @message:error across {pattern}: {found['hits']['total']['value']} hits")
+    for hit in found["hits"]["hits"]:
+        source = hit["_source"]
+        print(f"  {source['@timestamp']}  {hit['_index']}  {source['@message'][:90]}")
+
+
+def show_mapping(client: OpenSearch, pattern: str) -> None:
+    rows = client.cat.indices(index=pattern, format="json", h="index,docs.count")
+    index = max(rows, key=lambda row: int(row["docs.count"]))["index"]
+    properties = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    ours = ", ".join(f"{name}: {spec['type']}" for name, spec in sorted(properties.items()) if name.startswith("@"))
+    others = sorted(name for name in properties if not name.startswith("@"))
+    print(f"\nmapping of {index}:")
+    print(f"  from the index template: {ours}")
+    print(f"  mapped dynamically: {', '.join(others) or 'nothing'}")
+
+
+def show_ism(client: OpenSearch, pattern: str) -> None:
+    try:
+        explained = client.transport.perform_request("GET", f"/_plugins/_ism/explain/{pattern}")
+    except TransportError as err:
+        print(f"\nISM explain: {opensearch_node.ISM_MISSING} (the node answered {err.status_code})")
+        return
+    print("\nISM explain (the policy attached to each index):")
+    for index, state in sorted(explained.items()):
+        if isinstance(state, dict):
+            print(f"  {index:<60} {state.get('index.plugins.index_state_management.policy_id')}")
+
+
+def on_standin(events: Path) -> int:
     with StandIn() as standin:
         os.environ.update(standin.env())
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the reports say it all
         where = f"{events}/*.json" if events.is_dir() else events
         print(f"OpenSearch stand-in on {standin.url}; running the handler on {where}\n")
         status = cli.main(["invoke", str(events)])
