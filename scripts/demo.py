@@ -41,7 +41,7 @@ def main(events: Path) -> int:
 
 
 def on_real_node(events: Path) -> int:
-    print("make demo: building and starting a real OpenSearch 2.19 node (the first build fetches ~50 MB) ...")
+    print("make demo: building and starting a real OpenSearch 2.19 node (the first build fetches ~80 MB) ...")
     with opensearch_node.LocalNode() as node:
         os.environ.update(
             OPENSEARCH_ENDPOINT=node.url,

@@ -48,6 +48,7 @@ def forwarder_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 # -- a real OpenSearch node, one per test session --------------------------------------
 _real_node_skips: list[str] = []
+_real_node_summary: list[str] = []  # written at the end: a fixture's teardown output is captured
 _prefixes = itertools.count(1)
 
 
@@ -59,9 +60,12 @@ def real_node(request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalN
     node = opensearch_node.LocalNode()
     node.start()
     yield node
+    peak = node.resident_bytes(peak=True) if node.process and node.process.poll() is None else 0
     kept = node.stop(keep_logs=request.session.testsfailed > 0)
-    if kept:
-        print(f"\nthe OpenSearch node's logs: {kept}")
+    _real_node_summary.append(
+        f"the real OpenSearch node: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
+        + (f"; its logs: {kept}" if kept else "")
+    )
 
 
 @dataclass
@@ -119,12 +123,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _real_node_skips.append(report.nodeid)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _real_node_summary:
+        terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Where Java and Maven are, the real-node tests must have run: a skip fails the run."""
     if _real_node_skips and opensearch_node.unavailable() is None:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
-            reporter.write_line(
+            reporter.write_sep(
+                "=",
                 f"FAILED: {len(_real_node_skips)} real-OpenSearch test(s) skipped on a machine with Java and "
                 f"Maven, e.g. {_real_node_skips[0]}",
                 red=True,

@@ -167,11 +167,12 @@ class LocalNode:
                 ended = "did not print its URL" if line is None else "exited"
                 raise NodeError(f"the OpenSearch node {ended} within {timeout:.0f} s; its logs: {kept}")
 
-    def resident_bytes(self) -> int:
-        """The JVM's resident memory now (VmRSS)."""
+    def resident_bytes(self, peak: bool = False) -> int:
+        """The JVM's resident memory now (VmRSS), or its peak so far (VmHWM)."""
         assert self.process
+        name = "VmHWM:" if peak else "VmRSS:"
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(name):
                 return int(line.split()[1]) * 1024
         return 0
 
@@ -216,7 +217,7 @@ def main() -> int:
     if reason:
         print(f"make opensearch: {reason}", file=sys.stderr)
         return 1
-    print("make opensearch: building (the first time fetches ~50 MB from Maven Central), starting", file=sys.stderr)
+    print("make opensearch: building (the first time fetches ~80 MB from Maven Central), starting", file=sys.stderr)
     node = LocalNode()
     stop = threading.Event()
     for name in (signal.SIGINT, signal.SIGTERM):
