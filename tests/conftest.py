@@ -53,10 +53,15 @@ _prefixes = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def real_node(request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
+def real_node_possible() -> None:
+    """Skips, with the reason, where no real node can run (no Java 11-21, no Maven)."""
     reason = opensearch_node.unavailable()
     if reason:
         pytest.skip(f"no real OpenSearch node here: {reason}")
+
+
+@pytest.fixture(scope="session")
+def real_node(real_node_possible: None, request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
     node = opensearch_node.LocalNode()
     node.start()
     yield node

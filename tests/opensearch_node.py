@@ -145,6 +145,8 @@ class LocalNode:
                     "--transport-port",
                     self.transport_ports,
                     "--exit-on-stdin-eof",
+                    "--orphan-removes",
+                    str(self.workdir),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -124,8 +124,8 @@ def run_demo(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.opensearch
-def test_make_demo_shows_what_a_real_node_stored(real_node) -> None:
-    """The demo starts a node of its own; `real_node` is only here to skip where none can run."""
+def test_make_demo_shows_what_a_real_node_stored(real_node_possible: None) -> None:
+    """The demo starts a node of its own."""
     out = run_demo().stdout
     assert "OpenSearch 2.19.6 on http://127.0.0.1:" in out
     assert "indices (11 documents), read back with opensearch-py:" in out

@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,14 +34,15 @@ import sun.misc.Signal;
  * <pre>
  * java -cp 'target/classes:target/lib/*' forwarder.localnode.LocalOpenSearch \
  *     --home target/home --data DIR --logs DIR [--http-port 9250-9299] [--transport-port 9350-9399]
- *     [--exit-on-stdin-eof]
+ *     [--exit-on-stdin-eof [--orphan-removes DIR]]
  * </pre>
  *
  * The modules a distribution ships (HTTP, analyzers, painless, extra field types) come
  * from the classpath; plugin ZIPs unpacked in home/plugins/ load as real plugins.
  * Once the cluster is yellow or green it prints {@code OPENSEARCH_URL=http://127.0.0.1:PORT}
  * on stdout; SIGINT or SIGTERM closes the node and exits 0. With --exit-on-stdin-eof it
- * also stops when stdin closes, so a test run that dies leaves no node behind.
+ * also stops when stdin closes, so a test run that dies leaves no node behind, and then
+ * removes the --orphan-removes folder (its data and logs), which no parent is left to do.
  */
 public final class LocalOpenSearch {
 
@@ -107,6 +109,10 @@ public final class LocalOpenSearch {
                 } catch (IOException ignored) {
                     // a broken stdin means the same
                 }
+                String orphaned = options.get("--orphan-removes");
+                if (orphaned != null) {
+                    Runtime.getRuntime().addShutdownHook(new Thread(() -> removeAll(Path.of(orphaned))));
+                }
                 stop.accept(0);
             }, "stdin-watcher");
             watcher.setDaemon(true);
@@ -127,6 +133,14 @@ public final class LocalOpenSearch {
         stdout.println("OPENSEARCH_URL=http://" + http.getHostString() + ":" + http.getPort());
         stdout.flush();
         stopped.await();
+    }
+
+    private static void removeAll(Path folder) {
+        try (var paths = Files.walk(folder)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (IOException e) {
+            System.err.println("local OpenSearch: could not remove " + folder + ": " + e);
+        }
     }
 
     private static Map<String, String> parse(String[] args) {

@@ -1,0 +1,84 @@
+"""`make opensearch` as a user runs it: the URL line once the cluster is up, a clean stop, no node left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests import opensearch_node
+
+pytestmark = pytest.mark.opensearch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_command() -> tuple[subprocess.Popen[str], str]:
+    """`python -m tests.opensearch_node` (what `make opensearch` runs), once it printed its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.opensearch_node"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout
+    line = process.stdout.readline().strip()
+    assert line.startswith("OPENSEARCH_URL=http://127.0.0.1:"), line + (process.stderr.read() if process.stderr else "")
+    return process, line.removeprefix("OPENSEARCH_URL=")
+
+
+def java_children(pid: int) -> list[int]:
+    """The launcher JVMs whose parent is `pid`."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid) and opensearch_node.LAUNCHER.encode() in cmdline:
+            found.append(int(status.parent.name))
+    return found
+
+
+def gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_url_line_comes_once_the_cluster_is_up_and_sigterm_stops_it(real_node_possible: None) -> None:
+    process, url = start_command()
+    health = json.loads(urllib.request.urlopen(f"{url}/_cluster/health", timeout=10).read())
+    assert health["status"] in ("green", "yellow")
+    plugins = urllib.request.urlopen(f"{url}/_cat/plugins?h=component", timeout=10).read().decode().split()
+    assert "opensearch-job-scheduler" in plugins, "the plugin ZIP loaded as a real plugin"
+    (java,) = java_children(process.pid)
+    os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert process.stderr and "make opensearch: stopped" in process.stderr.read()
+    assert gone(java, within=5)
+
+
+def test_a_killed_parent_leaves_no_node_behind(real_node_possible: None) -> None:
+    process, _ = start_command()
+    (java,) = java_children(process.pid)
+    os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: the node sees its stdin close
+    process.wait(timeout=10)
+    assert gone(java, within=30), "the JVM outlived its parent"
+    assert process.stderr
+    (logs,) = re.findall(r"logs in (\S+); Ctrl-C", process.stderr.read())
+    assert not Path(logs).parent.exists(), "the node removed its data and logs, as no parent was left to"
