@@ -179,7 +179,7 @@ class StandIn:
         if parts[:2] == ["_plugins", "_ism"] or parts[:1] == ["_index_template"]:
             return self._ism_or_template(method, parts, urlsplit(target).query, body)
         if method == "GET" and not parts:
-            return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.17.0"}}
+            return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.19.6"}}
         if method == "GET" and parts == ["_cat", "indices"]:
             return 200, [{"index": name, "docs.count": str(len(docs))} for name, docs in sorted(self.indices.items())]
         if method == "GET" and len(parts) == 3 and parts[1] == "_doc":

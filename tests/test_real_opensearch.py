@@ -137,6 +137,15 @@ def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opense
     assert hits == 2, "@log_group is a keyword: the exact group name matches"
 
 
+def test_the_bootstraps_template_update_and_delete_on_the_node(real_opensearch: RealOpenSearch) -> None:
+    config = put_template(real_opensearch)
+    put_template(real_opensearch)  # an Update puts it again: the node takes the same body twice
+    bootstrap = Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(30))
+    bootstrap.remove_template(config)
+    assert real_opensearch.client.indices.exists_index_template(name=config.template_name) is False
+    bootstrap.remove_template(config)  # a Delete of what is already gone is no error
+
+
 def test_the_index_names_of_every_log_group_shape_in_the_tests_are_accepted(real_opensearch: RealOpenSearch) -> None:
     rng = payload_gen.random.Random(3)
     groups = {payload_gen.log_group(rng) for _ in range(40)} | {
