@@ -298,6 +298,23 @@ def test_arm64_alarms_metric_filter_and_a_private_tls_only_bucket(translated: di
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_cloudwatch_alarms_can_publish_to_the_encrypted_alarm_topic(translated: dict[str, Any]) -> None:
+    """An AWS-managed key (alias/aws/sns) would drop every alarm: its policy cannot admit CloudWatch."""
+    topic = translated["Resources"]["AlarmTopic"]["Properties"]
+    key_ref = topic["KmsMasterKeyId"]
+    assert not (isinstance(key_ref, str) and key_ref.startswith("alias/aws/")), key_ref
+    key = translated["Resources"][key_ref["Ref"]]
+    assert key["Type"] == "AWS::KMS::Key" and key["Condition"] == "HasAlarmEmail"
+    grants = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and statement["Effect"] == "Allow"
+    ]
+    (grant,) = grants
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
 def test_a_kinesis_stream_is_consumed_with_partial_batch_failures(translated: dict[str, Any]) -> None:
     (mapping,) = resources_of(translated, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["Condition"] == "HasStream" and mapping["DependsOn"] == "StreamReadPolicy"
