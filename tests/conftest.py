@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -145,6 +147,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- the pre-signed URL a custom resource answers CloudFormation on ---------------------------
+class ResponseCatcher:
+    """Stands for the pre-signed S3 URL CloudFormation waits on."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+        self.content_types: list[str | None] = []
+        catcher = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                catcher.answers.append(json.loads(body))
+                catcher.content_types.append(self.headers.get("Content-Type"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/cfn-response?X-Amz-Signature=abc"
+
+
+@pytest.fixture
+def catcher() -> Iterator[ResponseCatcher]:
+    catcher = ResponseCatcher()
+    yield catcher
+    catcher.server.shutdown()
 
 
 @dataclass

@@ -6,55 +6,15 @@ handler PUTs to the pre-signed ResponseURL (a local server here).
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 from forwarder import bootstrap
 from forwarder.cli import LocalContext
+from tests.conftest import ResponseCatcher
 from tests.standin import Fault, StandIn
 
 POLICY = "mydata-delete-after-retention"
-
-
-class ResponseCatcher:
-    """Stands for the pre-signed S3 URL CloudFormation waits on."""
-
-    def __init__(self) -> None:
-        self.answers: list[dict[str, Any]] = []
-        self.content_types: list[str | None] = []
-        catcher = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                catcher.answers.append(json.loads(body))
-                catcher.content_types.append(self.headers.get("Content-Type"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/cfn-response?X-Amz-Signature=abc"
-
-
-@pytest.fixture
-def catcher() -> Iterator[ResponseCatcher]:
-    catcher = ResponseCatcher()
-    yield catcher
-    catcher.server.shutdown()
 
 
 def cfn_event(catcher: ResponseCatcher, request: str, retention: str = "30", **extra: Any) -> dict[str, Any]:

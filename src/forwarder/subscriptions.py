@@ -1,0 +1,308 @@
+"""Subscribe log groups to the forwarder: by name, and by name prefix, groups made later included.
+
+One function does it, invoked three ways:
+- as the stack's custom resource: Create and Update subscribe every named group and every
+  group under a prefix (and, on Update, unsubscribe what is no longer chosen); Delete removes
+  our filters and permissions, and nothing else;
+- by an EventBridge rule on CloudTrail's CreateLogGroup: a new group under a prefix is
+  subscribed within seconds;
+- hourly: the same reconcile as Create, which also catches groups made while no trail
+  recorded CreateLogGroup (EventBridge sees those calls only through a trail).
+
+Each group gets the permission that lets CloudWatch Logs invoke the forwarder, scoped to that
+group (or to the prefix), before its filter. A group that already has two filters of others
+(CloudWatch's limit) is left alone and reported: a log line at ERROR and the custom resource's
+`Full` attribute; our filter is never put in place of another.
+
+Configuration (custom resource properties, or the environment for the other two ways):
+    FilterName       LOG_SUBSCRIPTION_FILTER_NAME   ours, e.g. "<stack>-opensearch"
+    DestinationArn   FORWARDER_ARN                  the forwarder function
+    LogGroupNames    LOG_GROUP_NAMES                comma-separated
+    LogGroupPrefixes LOG_GROUP_PREFIXES             comma-separated
+    FilterPattern    LOG_FILTER_PATTERN
+    EmitSystemFields LOG_EMIT_SYSTEM_FIELDS         e.g. "@aws.account,@aws.region"
+    ApplyOnTransformedLogs LOG_APPLY_ON_TRANSFORMED "true" or "false"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from forwarder.errors import ForwarderError
+from forwarder.log import logger
+
+MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
+PERMISSION_WAIT_SECONDS = 30.0  # a new permission can take a few seconds before PutSubscriptionFilter sees it
+
+
+class SubscriptionError(ForwarderError):
+    """The configuration is unusable, or CloudWatch Logs refused a filter."""
+
+
+def _items(value: Any) -> tuple[str, ...]:
+    """A CloudFormation CommaDelimitedList (a list, or a comma-separated string) without blanks."""
+    parts = value if isinstance(value, list) else str(value or "").split(",")
+    return tuple(part.strip() for part in parts if str(part).strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    filter_name: str
+    destination_arn: str
+    names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    filter_pattern: str = ""
+    emit_system_fields: tuple[str, ...] = ()
+    apply_on_transformed_logs: bool = False
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, Any]) -> Config:
+        config = cls(
+            filter_name=str(properties.get("FilterName", "")).strip(),
+            destination_arn=str(properties.get("DestinationArn", "")).strip(),
+            names=_items(properties.get("LogGroupNames")),
+            prefixes=_items(properties.get("LogGroupPrefixes")),
+            filter_pattern=str(properties.get("FilterPattern", "")),
+            emit_system_fields=_items(properties.get("EmitSystemFields")),
+            apply_on_transformed_logs=str(properties.get("ApplyOnTransformedLogs", "false")).lower() == "true",
+        )
+        for name, value in (("FilterName", config.filter_name), ("DestinationArn", config.destination_arn)):
+            if not value:
+                raise SubscriptionError(f"{name} is missing from the subscription settings")
+        return config
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        return cls.from_properties(
+            {
+                "FilterName": env.get("LOG_SUBSCRIPTION_FILTER_NAME", ""),
+                "DestinationArn": env.get("FORWARDER_ARN", ""),
+                "LogGroupNames": env.get("LOG_GROUP_NAMES", ""),
+                "LogGroupPrefixes": env.get("LOG_GROUP_PREFIXES", ""),
+                "FilterPattern": env.get("LOG_FILTER_PATTERN", ""),
+                "EmitSystemFields": env.get("LOG_EMIT_SYSTEM_FIELDS", ""),
+                "ApplyOnTransformedLogs": env.get("LOG_APPLY_ON_TRANSFORMED", "false"),
+            }
+        )
+
+    def chooses(self, group: str) -> bool:
+        return group in self.names or any(group.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass
+class Report:
+    subscribed: list[str] = field(default_factory=list)
+    full: list[str] = field(default_factory=list)  # two filters of others already: left alone
+    missing: list[str] = field(default_factory=list)  # named, but no such group (yet)
+    unsubscribed: list[str] = field(default_factory=list)
+
+    def as_data(self) -> dict[str, Any]:
+        """The custom resource's attributes (CloudFormation takes strings and numbers)."""
+        return {
+            "Subscribed": len(self.subscribed),
+            "Full": ",".join(self.full)[:2000],
+            "Missing": ",".join(self.missing)[:2000],
+            "Unsubscribed": len(self.unsubscribed),
+        }
+
+
+class Subscriber:
+    """CloudWatch Logs filters and the forwarder's resource policy, through botocore clients."""
+
+    def __init__(self, logs: Any, lambda_: Any) -> None:
+        self._logs = logs
+        self._lambda = lambda_
+        self._granted: set[str] = set()  # source ARNs granted in this run: one AddPermission each
+
+    def reconcile(self, config: Config, previous: Config | None = None) -> Report:
+        report = Report()
+        wanted = self.chosen_groups(config, report)
+        for group in wanted:
+            self.subscribe(config, group, report)
+        if previous:
+            for group in self.chosen_groups(previous, Report()):
+                if group not in wanted:
+                    self.unsubscribe(previous, group, report)
+            for source_arn in set(self._source_arns(previous)) - set(self._source_arns(config)):
+                self._remove_permission(previous, source_arn)
+        return report
+
+    def remove(self, config: Config) -> Report:
+        report = Report()
+        for group in self.chosen_groups(config, Report()):
+            self.unsubscribe(config, group, report)
+        for source_arn in self._source_arns(config):
+            self._remove_permission(config, source_arn)
+        return report
+
+    def chosen_groups(self, config: Config, report: Report) -> list[str]:
+        groups: dict[str, None] = {}
+        for name in config.names:
+            if self._exists(name):
+                groups[name] = None
+            else:
+                report.missing.append(name)
+        for prefix in config.prefixes:
+            for page in self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+                groups.update((group["logGroupName"], None) for group in page.get("logGroups", []))
+        return list(groups)
+
+    def subscribe(self, config: Config, group: str, report: Report) -> None:
+        filters = self._filters(group)
+        if config.filter_name not in filters and len(filters) >= MAX_FILTERS_PER_GROUP:
+            report.full.append(group)
+            logger.error(
+                "log group has two subscription filters already: not subscribed",
+                extra={"log_group": group, "filters": sorted(filters)},
+            )
+            return
+        self._add_permission(config, self._source_arn_for(config, group))
+        self._put_filter(config, group)
+        report.subscribed.append(group)
+
+    def unsubscribe(self, config: Config, group: str, report: Report) -> None:
+        if config.filter_name in self._filters(group):
+            try:
+                self._logs.delete_subscription_filter(logGroupName=group, filterName=config.filter_name)
+            except self._logs.exceptions.ResourceNotFoundException:
+                return
+            report.unsubscribed.append(group)
+
+    # -- CloudWatch Logs ----------------------------------------------------------
+    def _exists(self, name: str) -> bool:
+        found = self._logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        return any(group["logGroupName"] == name for group in found)
+
+    def _filters(self, group: str) -> set[str]:
+        try:
+            answer = self._logs.describe_subscription_filters(logGroupName=group)
+        except self._logs.exceptions.ResourceNotFoundException:
+            return set()
+        return {item["filterName"] for item in answer.get("subscriptionFilters", [])}
+
+    def _put_filter(self, config: Config, group: str) -> None:
+        request: dict[str, Any] = {
+            "logGroupName": group,
+            "filterName": config.filter_name,
+            "filterPattern": config.filter_pattern,
+            "destinationArn": config.destination_arn,
+        }
+        if config.emit_system_fields:
+            request["emitSystemFields"] = list(config.emit_system_fields)
+        if config.apply_on_transformed_logs:
+            request["applyOnTransformedLogs"] = True
+        waited_until = time.monotonic() + PERMISSION_WAIT_SECONDS
+        while True:
+            try:
+                self._logs.put_subscription_filter(**request)
+                return
+            except self._logs.exceptions.InvalidParameterException as err:
+                # "Could not execute the lambda function": the permission has not reached Logs yet.
+                if "lambda" not in str(err).lower() or time.monotonic() > waited_until:
+                    raise SubscriptionError(f"{group}: CloudWatch Logs refused the filter: {err}") from err
+                time.sleep(2)
+
+    # -- the forwarder's resource policy --------------------------------------------
+    def _source_arn_for(self, config: Config, group: str) -> str:
+        """The narrowest source a permission can name: the group, or the prefix it was chosen by."""
+        base = self._log_group_arn_base(config)
+        if group in config.names:
+            return f"{base}{group}:*"
+        prefix = next(prefix for prefix in config.prefixes if group.startswith(prefix))
+        return f"{base}{prefix}*"
+
+    def _source_arns(self, config: Config) -> list[str]:
+        base = self._log_group_arn_base(config)
+        return [f"{base}{name}:*" for name in config.names] + [f"{base}{prefix}*" for prefix in config.prefixes]
+
+    @staticmethod
+    def _log_group_arn_base(config: Config) -> str:
+        # arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME -> arn:PARTITION:logs:REGION:ACCOUNT:log-group:
+        partition, region, account = config.destination_arn.split(":")[1:2] + config.destination_arn.split(":")[3:5]
+        return f"arn:{partition}:logs:{region}:{account}:log-group:"
+
+    def _add_permission(self, config: Config, source_arn: str) -> None:
+        if source_arn in self._granted:
+            return
+        self._granted.add(source_arn)
+        account = config.destination_arn.split(":")[4]
+        with contextlib.suppress(self._lambda.exceptions.ResourceConflictException):  # there from an earlier run
+            self._lambda.add_permission(
+                FunctionName=config.destination_arn,
+                StatementId=_statement_id(source_arn),
+                Action="lambda:InvokeFunction",
+                Principal="logs.amazonaws.com",
+                SourceArn=source_arn,
+                SourceAccount=account,
+            )
+
+    def _remove_permission(self, config: Config, source_arn: str) -> None:
+        self._granted.discard(source_arn)
+        with contextlib.suppress(self._lambda.exceptions.ResourceNotFoundException):
+            self._lambda.remove_permission(FunctionName=config.destination_arn, StatementId=_statement_id(source_arn))
+
+
+def _statement_id(source_arn: str) -> str:
+    return "logs-" + hashlib.sha256(source_arn.encode()).hexdigest()[:24]
+
+
+def clients(region: str | None = None) -> Subscriber:
+    import botocore.session  # here: the forwarder itself never loads it for this
+
+    session = botocore.session.get_session()
+    return Subscriber(
+        session.create_client("logs", region_name=region), session.create_client("lambda", region_name=region)
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The custom resource, CloudTrail's CreateLogGroup (through EventBridge), or the hourly reconcile."""
+    if "RequestType" in event:
+        _custom_resource(event)
+        return {}
+    config = Config.from_env()
+    subscriber = clients()
+    report = Report()
+    if event.get("detail-type") == "AWS API Call via CloudTrail":
+        group = str((event.get("detail") or {}).get("requestParameters", {}).get("logGroupName", ""))
+        if group and config.chooses(group):
+            subscriber.subscribe(config, group, report)
+    else:
+        report = subscriber.reconcile(config)
+    logger.info("subscriptions", extra={"report": report.as_data(), "subscribed": report.subscribed[:50]})
+    return report.as_data()
+
+
+def _custom_resource(event: dict[str, Any]) -> None:
+    """Do what CloudFormation asks, then answer it, whatever happened."""
+    from forwarder.bootstrap import answer_cloudformation
+
+    status, reason, data = "SUCCESS", "", {}
+    physical_id = event.get("PhysicalResourceId") or "log-group-subscriptions"
+    try:
+        config = Config.from_properties(event.get("ResourceProperties", {}))
+        physical_id = config.filter_name
+        subscriber = clients()
+        if event["RequestType"] == "Delete":
+            report = subscriber.remove(config)
+        else:
+            old = event.get("OldResourceProperties")
+            previous = Config.from_properties(old) if event["RequestType"] == "Update" and old else None
+            report = subscriber.reconcile(config, previous)
+        data = report.as_data()
+        if report.full:
+            reason = f"not subscribed, two subscription filters there already: {', '.join(report.full)}"[:1000]
+    except Exception as err:  # CloudFormation must hear of anything at all, not wait an hour
+        reason = f"{type(err).__name__}: {err}"[:1000]
+        logger.exception("subscriptions failed")
+        if event.get("RequestType") != "Delete":
+            status = "FAILED"  # a Delete goes on: a group or function already gone must not block it
+    answer_cloudformation(event, status, reason, physical_id, data)
