@@ -11,6 +11,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -138,7 +139,6 @@ def translated(sam_tools: Path) -> dict[str, Any]:
             str(sam_tools / "python"),
             "tests/sam_translate.py",
             "template.yaml",
-            ",".join(LOG_GROUPS),
             "s3://forwarder-code/forwarder.zip",
         ]
     )
@@ -150,15 +150,69 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {name: body for name, body in template["Resources"].items() if body["Type"] == kind}
 
 
-def test_one_subscription_filter_per_log_group_each_after_its_permission(translated: dict[str, Any]) -> None:
-    filters = resources_of(translated, "AWS::Logs::SubscriptionFilter")
-    permissions = resources_of(translated, "AWS::Lambda::Permission")
-    assert sorted(body["Properties"]["LogGroupName"] for body in filters.values()) == sorted(LOG_GROUPS)
-    for body in filters.values():
-        (permission,) = body["DependsOn"]
-        assert permissions[permission]["Properties"]["Principal"] == "logs.amazonaws.com"
-        assert body["Properties"]["FilterPattern"] == {"Ref": "FilterPattern"}
-        assert body["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}
+def test_named_and_prefixed_groups_are_left_to_the_subscriptions_function(translated: dict[str, Any]) -> None:
+    """No filter or permission in the template itself: the function puts each permission before its filter."""
+    assert not resources_of(translated, "AWS::Logs::SubscriptionFilter")
+    (subscriptions,) = resources_of(translated, "Custom::LogGroupSubscriptions").values()
+    assert subscriptions["Condition"] == "SubscribesGroups"
+    properties = subscriptions["Properties"]
+    assert properties["ServiceToken"] == {"Fn::GetAtt": ["SubscriptionsFunction", "Arn"]}
+    assert properties["DestinationArn"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}
+    assert (properties["LogGroupNames"], properties["LogGroupPrefixes"]) == (
+        {"Ref": "LogGroupNames"},
+        {"Ref": "LogGroupPrefixes"},
+    )
+    assert properties["FilterName"] == {"Fn::Sub": "${AWS::StackName}-opensearch"}
+    assert (properties["EmitSystemFields"], properties["ApplyOnTransformedLogs"]) == (
+        {"Ref": "EmitSystemFields"},
+        {"Ref": "ApplyOnTransformedLogs"},
+    )
+    function = translated["Resources"]["SubscriptionsFunction"]["Properties"]
+    assert function["Handler"] == "forwarder.subscriptions.handler"
+    rules = resources_of(translated, "AWS::Events::Rule")
+    patterns = [body["Properties"].get("EventPattern") for body in rules.values()]
+    assert {
+        "source": ["aws.logs"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["logs.amazonaws.com"], "eventName": ["CreateLogGroup"]},
+    } in patterns
+    assert "rate(1 hour)" in [body["Properties"].get("ScheduleExpression") for body in rules.values()]
+
+
+def test_account_wide_is_one_policy_after_its_permission_leaving_our_own_groups_out(
+    translated: dict[str, Any],
+) -> None:
+    policy = translated["Resources"]["AccountSubscriptionPolicy"]
+    assert policy["Condition"] == "SubscribesAccount" and policy["DependsOn"] == "AccountPolicyPermission"
+    properties = policy["Properties"]
+    assert (properties["PolicyType"], properties["Scope"]) == ("SUBSCRIPTION_FILTER_POLICY", "ALL")
+    document = properties["PolicyDocument"]["Fn::ToJsonString"]  # escaped by CloudFormation: a pattern may hold quotes
+    assert document["DestinationArn"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}
+    assert document["FilterPattern"] == {"Ref": "FilterPattern"}
+    template, names = properties["SelectionCriteria"]["Fn::Sub"]
+    assert template == 'LogGroupName NOT IN ["${Names}"]'
+    own = names["Names"]["Fn::Join"][1]
+    assert own[0] == {"Ref": "ForwarderLogGroup"}
+    assert {"Fn::Sub": "/aws/lambda/${AWS::StackName}-bootstrap"} in own
+    assert {"Fn::Sub": "/aws/lambda/${AWS::StackName}-subscriptions"} in own
+    assert own[-1] == {"Fn::Join": ['", "', {"Ref": "ExcludedLogGroups"}]}
+    for logical, group in (("BootstrapLogGroup", "bootstrap"), ("SubscriptionsLogGroup", "subscriptions")):
+        assert translated["Resources"][logical]["Properties"]["LogGroupName"] == {
+            "Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{group}"
+        }, "the names the exclusion list gives are the functions' own"
+    permission = translated["Resources"]["AccountPolicyPermission"]["Properties"]
+    assert permission["Principal"] == "logs.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert permission["SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+    }
+
+
+def test_one_way_to_choose_log_groups_is_required_and_account_wide_stands_alone(translated: dict[str, Any]) -> None:
+    rules = translated["Rules"]
+    assert "ChooseLogGroups" in rules and "AccountWideAlone" in rules
+    for name in ("LogGroupNames", "LogGroupPrefixes", "ExcludedLogGroups"):
+        assert translated["Parameters"][name]["Default"] == ""
 
 
 def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any]) -> None:
@@ -178,8 +232,59 @@ def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any])
     assert destination == {"Fn::GetAtt": ["OnFailureQueue", "Arn"]}
 
 
+def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    body = template["Resources"][role]["Properties"]
+    return [statement for policy in body.get("Policies", []) for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def actions_of(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        for branch in statement.get("Fn::If", [None, statement])[1:]:  # both sides of an !If statement
+            action = branch["Action"]
+            found.update([action] if isinstance(action, str) else action)
+    return found
+
+
+def calls_in(module: str, client: str) -> set[str]:
+    """The botocore operations a module calls on `self.<client>`, as IAM actions' names (PutSubscriptionFilter)."""
+    source = (REPO / "src" / "forwarder" / f"{module}.py").read_text()
+    names = re.findall(rf"self\.{client}\.(\w+)\(", source)
+    names += re.findall(rf'self\.{client}\.get_paginator\("(\w+)"\)', source)
+    return {"".join(part.title() for part in name.split("_")) for name in names if name != "get_paginator"}
+
+
+def test_least_privilege_no_action_the_code_never_calls(translated: dict[str, Any]) -> None:
+    forwarder = role_statements(translated, "ForwarderRole")
+    assert actions_of(forwarder) == {"es:ESHttpPost", "aoss:APIAccessAll", "s3:PutObject", "sqs:SendMessage"}
+    (domain,) = [s for s in forwarder if "Fn::If" in s]
+    assert domain["Fn::If"][2]["Resource"]["Fn::Sub"].endswith("domain/${OpenSearchDomainName}/_bulk")
+
+    bootstrap = role_statements(translated, "BootstrapRole")
+    named = {
+        resource["Fn::Sub"].split("${OpenSearchDomainName}/")[1]
+        for statement in bootstrap
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    }
+    assert named == {
+        "_plugins/_ism/policies/${IndexPrefix}-delete-after-retention",
+        "_index_template/${IndexPrefix}-logs",
+        "_plugins/_ism/change_policy/${IndexPrefix}-*",
+    }, "the bootstrap may touch its own policy and template only"
+    assert actions_of(bootstrap) == {"es:ESHttpGet", "es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPost"}
+
+    subscriber = role_statements(translated, "SubscriptionsRole")
+    logs = {action for action in actions_of(subscriber) if action.startswith("logs:")}
+    assert logs == {f"logs:{name}" for name in calls_in("subscriptions", "_logs")}
+    lambda_ = {action for action in actions_of(subscriber) if action.startswith("lambda:")}
+    assert lambda_ == {f"lambda:{name}" for name in calls_in("subscriptions", "_lambda")}
+    (grant,) = [s for s in subscriber if s["Action"] == ["lambda:AddPermission", "lambda:RemovePermission"]]
+    assert grant["Resource"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}, "permissions on the forwarder only"
+
+
 MOTO_CANNOT = {
-    "AWS::Logs::SubscriptionFilter",
+    "Custom::LogGroupSubscriptions",
+    "AWS::Logs::AccountPolicy",
     "Custom::OpenSearchBootstrap",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::S3::BucketPolicy",
@@ -194,6 +299,11 @@ def deployable(template: dict[str, Any]) -> dict[str, Any]:
         name: body for name, body in template["Resources"].items() if body["Type"] not in MOTO_CANNOT
     }
     template.pop("Rules", None)  # moto does not evaluate template rules
+    template["Outputs"] = {
+        name: body
+        for name, body in template.get("Outputs", {}).items()
+        if body["Value"].get("Fn::GetAtt", [None])[0] in (None, *template["Resources"])
+    }
     return template
 
 
@@ -235,11 +345,6 @@ def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], m
         assert variables["OPENSEARCH_ENDPOINT"] == "https://vpc-logs-abc.us-east-1.es.amazonaws.com"
         assert (variables["OPENSEARCH_SERVICE"], variables["INDEX_PREFIX"]) == ("es", "mydata")
 
-        policy = json.loads(lambda_.get_policy(FunctionName=physical["ForwarderFunction"])["Policy"])
-        sources = sorted(statement["Condition"]["ArnLike"]["AWS:SourceArn"] for statement in policy["Statement"])
-        assert sources == sorted(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*" for group in LOG_GROUPS)
-        assert {statement["Principal"]["Service"] for statement in policy["Statement"]} == {"logs.amazonaws.com"}
-
         iam = boto3.client("iam", region_name=REGION)
         role_name = function["Role"].rsplit("/", 1)[-1]
         assert role_name == "forwarder-forwarder", "<stack>-forwarder: known, so it can be mapped before deploying"
@@ -251,7 +356,7 @@ def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], m
             statements += document["Statement"]
         granted = {json.dumps(statement["Action"]): statement["Resource"] for statement in statements}
         assert granted == {
-            '["es:ESHttpPost", "es:ESHttpPut"]': f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs/*",
+            '"es:ESHttpPost"': f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs/_bulk",
             '"s3:PutObject"': f"arn:aws:s3:::{physical['DeadLetterBucket']}/*",
             '"sqs:SendMessage"': f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical['OnFailureQueue'].rsplit('/', 1)[-1]}",
         }, "nothing with * that can be narrowed"

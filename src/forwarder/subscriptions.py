@@ -104,11 +104,11 @@ class Report:
     unsubscribed: list[str] = field(default_factory=list)
 
     def as_data(self) -> dict[str, Any]:
-        """The custom resource's attributes (CloudFormation takes strings and numbers)."""
+        """The custom resource's attributes ("none" rather than empty: a stack output cannot be empty)."""
         return {
             "Subscribed": len(self.subscribed),
-            "Full": ",".join(self.full)[:2000],
-            "Missing": ",".join(self.missing)[:2000],
+            "Full": ",".join(self.full)[:2000] or "none",
+            "Missing": ",".join(self.missing)[:2000] or "none",
             "Unsubscribed": len(self.unsubscribed),
         }
 
