@@ -15,7 +15,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy local-invoke clean
+.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy-guided deploy local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -64,8 +64,17 @@ validate: $(SAM_TOOLS)
 build: $(SAM_TOOLS)
 	PATH="$$("$(PYTHON)" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$$PATH" $(SAM) build --config-env $(ENV)
 
+# SAM CLI looks for (and saves) a guided deploy's answers beside the template, build/sam/,
+# unless told where: both targets name ./samconfig.toml, so the answers are where deploy reads them.
+SAMCONFIG := --config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV)
+
+deploy-guided: build
+	$(SAM) deploy --guided $(SAMCONFIG)
+
 deploy: build
-	$(SAM) deploy --config-env $(ENV)
+	@grep -A12 '^\[$(ENV).deploy.parameters\]' samconfig.toml | grep -q 'OpenSearchEndpoint=' || { \
+	  echo "make: samconfig.toml has no OpenSearchEndpoint for ENV=$(ENV): run 'make deploy-guided ENV=$(ENV)' first"; exit 1; }
+	$(SAM) deploy $(SAMCONFIG)
 
 # Docker runs the Lambda image; without it, the same handler runs in-process against the local stand-in.
 local-invoke: setup
