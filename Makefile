@@ -15,7 +15,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy-guided deploy local-invoke clean
+.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -71,10 +71,12 @@ SAMCONFIG := --config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV)
 deploy-guided: build
 	$(SAM) deploy --guided $(SAMCONFIG)
 
-deploy: build
+deploy: saved-answers build
+	$(SAM) deploy $(SAMCONFIG)
+
+saved-answers:
 	@grep -A12 '^\[$(ENV).deploy.parameters\]' samconfig.toml | grep -q 'OpenSearchEndpoint=' || { \
 	  echo "make: samconfig.toml has no OpenSearchEndpoint for ENV=$(ENV): run 'make deploy-guided ENV=$(ENV)' first"; exit 1; }
-	$(SAM) deploy $(SAMCONFIG)
 
 # Docker runs the Lambda image; without it, the same handler runs in-process against the local stand-in.
 local-invoke: setup
