@@ -33,6 +33,7 @@ class World:
         self.logs = boto3.client("logs", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.calls: list[tuple[str, str]] = []  # (operation, log group or source ARN), in order
+        self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, its parameters)
         for client in (self.logs, self.lambda_):
             client.meta.events.register("provide-client-params.*.*", self._record)
         role = boto3.client("iam", region_name=REGION).create_role(
@@ -47,6 +48,7 @@ class World:
                 logGroupName=FULL, filterName=name, filterPattern="", destinationArn=self.other_arn
             )
         self.calls.clear()
+        self.requests.clear()
 
     def _function(self, name: str, role: str) -> str:
         code = io.BytesIO()
@@ -61,6 +63,7 @@ class World:
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self.calls.append((model.name, params.get("logGroupName") or params.get("SourceArn") or ""))
+        self.requests.append((model.name, dict(params)))
 
     def config(self, **changes: Any) -> subscriptions.Config:
         base: dict[str, Any] = {
@@ -145,6 +148,16 @@ def test_the_filter_carries_the_pattern_and_the_destination(world: World) -> Non
     ours = world.filters_of("/aws/eks/prod/app-a")[FILTER]
     assert ours["destinationArn"] == world.forwarder_arn
     assert ours["filterPattern"] == '{ $.level = "ERROR" }'
+
+
+def test_system_fields_and_transformed_logs_are_asked_of_cloudwatch_when_chosen(world: World) -> None:
+    world.subscriber().reconcile(world.config(prefixes=()))
+    world.subscriber().reconcile(
+        world.config(prefixes=(), emit_system_fields=("@aws.account", "@aws.region"), apply_on_transformed_logs=True)
+    )
+    plain, chosen = [params for name, params in world.requests if name == "PutSubscriptionFilter"]
+    assert "emitSystemFields" not in plain and "applyOnTransformedLogs" not in plain
+    assert chosen["emitSystemFields"] == ["@aws.account", "@aws.region"] and chosen["applyOnTransformedLogs"] is True
 
 
 def test_running_again_changes_nothing(world: World) -> None:

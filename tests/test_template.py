@@ -345,6 +345,13 @@ def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], m
         assert variables["OPENSEARCH_ENDPOINT"] == "https://vpc-logs-abc.us-east-1.es.amazonaws.com"
         assert (variables["OPENSEARCH_SERVICE"], variables["INDEX_PREFIX"]) == ("es", "mydata")
 
+        subscriber = lambda_.get_function_configuration(FunctionName=physical["SubscriptionsFunction"])
+        assert subscriber["Handler"] == "forwarder.subscriptions.handler"
+        chosen = subscriber["Environment"]["Variables"]
+        assert chosen["LOG_GROUP_NAMES"] == ",".join(LOG_GROUPS)
+        assert chosen["FORWARDER_ARN"] == function["FunctionArn"]
+        assert chosen["LOG_SUBSCRIPTION_FILTER_NAME"] == "forwarder-opensearch"
+
         iam = boto3.client("iam", region_name=REGION)
         role_name = function["Role"].rsplit("/", 1)[-1]
         assert role_name == "forwarder-forwarder", "<stack>-forwarder: known, so it can be mapped before deploying"
