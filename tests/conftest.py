@@ -48,6 +48,14 @@ def forwarder_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator
     handler.reset_runtime()
 
 
+def environ(monkeypatch: pytest.MonkeyPatch, values: dict[str, str], *unset: str) -> None:
+    """Set `values` and remove `unset` from the environment, for this test only."""
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+
+
 # -- a real OpenSearch node, one per test session --------------------------------------
 _real_node_skips: list[str] = []
 _real_node_summary: list[str] = []  # written at the end: a fixture's teardown output is captured
@@ -112,10 +120,8 @@ def real_opensearch(real_node: opensearch_node.LocalNode, monkeypatch: pytest.Mo
         # A new index's first _bulk waits for the index and its mapping to be made (0.5-2 s on a cold node).
         "RETRY_MAX_SECONDS": "60",
     }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "DEAD_LETTER_BUCKET", "DEAD_LETTER_PREFIX", "BULK_MAX_BYTES", "BULK_MAX_DOCS"):
-        monkeypatch.delenv(name, raising=False)
+    unset = ("AWS_SESSION_TOKEN", "DEAD_LETTER_BUCKET", "DEAD_LETTER_PREFIX", "BULK_MAX_BYTES", "BULK_MAX_DOCS")
+    environ(monkeypatch, env, *unset)
     handler.reset_runtime()
     client = OpenSearch(hosts=[real_node.url], timeout=60)
     yield RealOpenSearch(real_node.url, client, prefix)

@@ -31,6 +31,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.conftest import environ
 from tests.test_template import REGION, REPO, sam_build, sam_tools  # noqa: F401 (sam_tools is a fixture)
 
 pytestmark = pytest.mark.template
@@ -64,10 +65,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         "AWS_DEFAULT_REGION": REGION,
         "SAM_CLI_TELEMETRY": "0",
     }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    environ(monkeypatch, env, "AWS_SESSION_TOKEN", "AWS_PROFILE")
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
         StackName=MANAGED_STACK,

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from forwarder import subscriptions
 from forwarder.cli import LocalContext
-from tests.conftest import ResponseCatcher
+from tests.conftest import ResponseCatcher, environ
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 FILTER = "logs-opensearch"
@@ -101,14 +101,8 @@ class World:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    environ(monkeypatch, {**credentials, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}, "AWS_SESSION_TOKEN")
     monkeypatch.setattr(subscriptions, "clients", lambda region=None: world_now.subscriber())
     with mock_aws():
         world_now = World()
