@@ -74,8 +74,8 @@ class World:
         }
         return subscriptions.Config(**{**base, **changes})
 
-    def subscriber(self) -> subscriptions.Subscriber:
-        return subscriptions.Subscriber(self.logs, self.lambda_)
+    def subscriber(self, deadline: Any = None) -> subscriptions.Subscriber:
+        return subscriptions.Subscriber(self.logs, self.lambda_, deadline)
 
     def ours(self) -> set[str]:
         found = set()
@@ -103,7 +103,7 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     environ(monkeypatch, {**credentials, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}, "AWS_SESSION_TOKEN")
-    monkeypatch.setattr(subscriptions, "clients", lambda region=None: world_now.subscriber())
+    monkeypatch.setattr(subscriptions, "clients", lambda deadline=None: world_now.subscriber(deadline))
     with mock_aws():
         world_now = World()
         yield world_now
@@ -154,11 +154,15 @@ def test_system_fields_and_transformed_logs_are_asked_of_cloudwatch_when_chosen(
     assert chosen["emitSystemFields"] == ["@aws.account", "@aws.region"] and chosen["applyOnTransformedLogs"] is True
 
 
-def test_running_again_changes_nothing(world: World) -> None:
+def test_running_again_changes_nothing_and_puts_nothing(world: World) -> None:
     world.subscriber().reconcile(world.config())
     before = (world.ours(), world.permissions().keys())
-    world.subscriber().reconcile(world.config())
+    world.calls.clear()
+    again = world.subscriber().reconcile(world.config())
     assert (world.ours(), world.permissions().keys()) == before
+    assert len(again.subscribed) == 3
+    writes = {"PutSubscriptionFilter", "AddPermission", "DeleteSubscriptionFilter", "RemovePermission"}
+    assert not [call for call in world.calls if call[0] in writes], "filters already as chosen are left alone"
 
 
 def test_a_group_created_later_under_a_prefix_is_subscribed_by_the_cloudtrail_event(
@@ -216,7 +220,13 @@ def test_create_update_and_delete_as_cloudformation_sends_them(world: World, cat
     subscriptions.handler(cfn(catcher, "Create", first), LocalContext())
     answer = catcher.answers[-1]
     assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == FILTER
-    assert answer["Data"] == {"Subscribed": 3, "Full": FULL, "Missing": "/aws/lambda/not-yet", "Unsubscribed": 0}
+    assert answer["Data"] == {
+        "Subscribed": 3,
+        "Full": FULL,
+        "Missing": "/aws/lambda/not-yet",
+        "Unsubscribed": 0,
+        "Pending": 0,
+    }
     assert FULL in answer["Reason"]
 
     second = {**first, "LogGroupNames": ["/aws/lambda/other"], "LogGroupPrefixes": []}
@@ -229,6 +239,23 @@ def test_create_update_and_delete_as_cloudformation_sends_them(world: World, cat
     assert catcher.answers[-1]["Status"] == "SUCCESS"
     assert world.ours() == set() and world.permissions() == {}
     assert set(world.filters_of(FULL)) == {"theirs-1", "theirs-2"}, "others' filters are never touched"
+
+
+class AlmostOutOfTime(LocalContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return int((subscriptions.ANSWER_MARGIN_SECONDS - 1) * 1000)
+
+
+def test_a_reconcile_that_runs_out_of_time_answers_cloudformation_and_leaves_the_rest_to_the_schedule(
+    world: World, catcher: ResponseCatcher
+) -> None:
+    properties = {"FilterName": FILTER, "DestinationArn": world.forwarder_arn, "LogGroupPrefixes": ["/aws/eks/prod/"]}
+    subscriptions.handler(cfn(catcher, "Create", properties), AlmostOutOfTime())
+    answer = catcher.answers[-1]
+    assert answer["Status"] == "SUCCESS", "the stack is not held up; the hourly reconcile finishes"
+    assert answer["Data"]["Pending"] == 3 and answer["Data"]["Subscribed"] == 0
+    assert "3 groups left for the hourly reconcile" in answer["Reason"]
+    assert world.ours() == set()
 
 
 def test_bad_properties_are_answered_as_failed(world: World, catcher: ResponseCatcher) -> None:

@@ -34,10 +34,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from forwarder.delivery import Deadline
 from forwarder.errors import ForwarderError
 from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
+ANSWER_MARGIN_SECONDS = 30.0  # kept back from the timeout: a long reconcile stops and CloudFormation hears of it
 PERMISSION_WAIT_SECONDS = 30.0  # a new permission can take a few seconds before PutSubscriptionFilter sees it
 
 
@@ -102,6 +104,7 @@ class Report:
     full: list[str] = field(default_factory=list)  # two filters of others already: left alone
     missing: list[str] = field(default_factory=list)  # named, but no such group (yet)
     unsubscribed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # not reached before the deadline: the next run does them
 
     def as_data(self) -> dict[str, Any]:
         """The custom resource's attributes ("none" rather than empty: a stack output cannot be empty)."""
@@ -110,21 +113,29 @@ class Report:
             "Full": ",".join(self.full)[:2000] or "none",
             "Missing": ",".join(self.missing)[:2000] or "none",
             "Unsubscribed": len(self.unsubscribed),
+            "Pending": len(self.pending),
         }
 
 
 class Subscriber:
     """CloudWatch Logs filters and the forwarder's resource policy, through botocore clients."""
 
-    def __init__(self, logs: Any, lambda_: Any) -> None:
+    def __init__(self, logs: Any, lambda_: Any, deadline: Deadline | None = None) -> None:
         self._logs = logs
         self._lambda = lambda_
+        self._deadline = deadline
         self._granted: set[str] = set()  # source ARNs granted in this run: one AddPermission each
 
     def reconcile(self, config: Config, previous: Config | None = None) -> Report:
         report = Report()
         wanted = self.chosen_groups(config, report)
-        for group in wanted:
+        for position, group in enumerate(wanted):
+            if self._out_of_time():
+                report.pending = wanted[position:]
+                logger.warning(
+                    "out of time: the next reconcile subscribes the rest", extra={"pending": len(report.pending)}
+                )
+                return report
             self.subscribe(config, group, report)
         if previous:
             for group in self.chosen_groups(previous, Report()):
@@ -141,6 +152,9 @@ class Subscriber:
         for source_arn in self._source_arns(config):
             self._remove_permission(config, source_arn)
         return report
+
+    def _out_of_time(self) -> bool:
+        return self._deadline is not None and self._deadline.remaining() <= 0
 
     def chosen_groups(self, config: Config, report: Report) -> list[str]:
         groups: dict[str, None] = {}
@@ -163,8 +177,15 @@ class Subscriber:
                 extra={"log_group": group, "filters": sorted(filters)},
             )
             return
-        self._add_permission(config, self._source_arn_for(config, group))
-        self._put_filter(config, group)
+        ours = filters.get(config.filter_name)
+        current = ours and (ours.get("destinationArn"), ours.get("filterPattern")) == (
+            config.destination_arn,
+            config.filter_pattern,
+        )
+        if not current or config.emit_system_fields or config.apply_on_transformed_logs:
+            # A filter already as chosen is left as it is: the hourly run over many groups stays short.
+            self._add_permission(config, self._source_arn_for(config, group))
+            self._put_filter(config, group)
         report.subscribed.append(group)
 
     def unsubscribe(self, config: Config, group: str, report: Report) -> None:
@@ -180,12 +201,12 @@ class Subscriber:
         found = self._logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         return any(group["logGroupName"] == name for group in found)
 
-    def _filters(self, group: str) -> set[str]:
+    def _filters(self, group: str) -> dict[str, dict[str, Any]]:
         try:
             answer = self._logs.describe_subscription_filters(logGroupName=group)
         except self._logs.exceptions.ResourceNotFoundException:
-            return set()
-        return {item["filterName"] for item in answer.get("subscriptionFilters", [])}
+            return {}
+        return {item["filterName"]: item for item in answer.get("subscriptionFilters", [])}
 
     def _put_filter(self, config: Config, group: str) -> None:
         request: dict[str, Any] = {
@@ -253,23 +274,26 @@ def _statement_id(source_arn: str) -> str:
     return "logs-" + hashlib.sha256(source_arn.encode()).hexdigest()[:24]
 
 
-def clients(region: str | None = None) -> Subscriber:
+def clients(deadline: Deadline | None = None) -> Subscriber:
     import botocore.session  # here: the forwarder itself never loads it for this
 
     session = botocore.session.get_session()
-    return Subscriber(
-        session.create_client("logs", region_name=region), session.create_client("lambda", region_name=region)
-    )
+    return Subscriber(session.create_client("logs"), session.create_client("lambda"), deadline)
+
+
+def _deadline(context: Any) -> Deadline | None:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    return Deadline(remaining_ms() / 1000 - ANSWER_MARGIN_SECONDS) if remaining_ms else None
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The custom resource, CloudTrail's CreateLogGroup (through EventBridge), or the hourly reconcile."""
     if "RequestType" in event:
-        _custom_resource(event)
+        _custom_resource(event, context)
         return {}
     config = Config.from_env()
-    subscriber = clients()
+    subscriber = clients(_deadline(context))
     report = Report()
     if event.get("detail-type") == "AWS API Call via CloudTrail":
         group = str((event.get("detail") or {}).get("requestParameters", {}).get("logGroupName", ""))
@@ -281,7 +305,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return report.as_data()
 
 
-def _custom_resource(event: dict[str, Any]) -> None:
+def _custom_resource(event: dict[str, Any], context: Any) -> None:
     """Do what CloudFormation asks, then answer it, whatever happened."""
     from forwarder.bootstrap import answer_cloudformation
 
@@ -290,7 +314,7 @@ def _custom_resource(event: dict[str, Any]) -> None:
     try:
         config = Config.from_properties(event.get("ResourceProperties", {}))
         physical_id = config.filter_name
-        subscriber = clients()
+        subscriber = clients(_deadline(context))
         if event["RequestType"] == "Delete":
             report = subscriber.remove(config)
         else:
@@ -298,8 +322,12 @@ def _custom_resource(event: dict[str, Any]) -> None:
             previous = Config.from_properties(old) if event["RequestType"] == "Update" and old else None
             report = subscriber.reconcile(config, previous)
         data = report.as_data()
+        notes = []
         if report.full:
-            reason = f"not subscribed, two subscription filters there already: {', '.join(report.full)}"[:1000]
+            notes.append(f"not subscribed, two subscription filters there already: {', '.join(report.full)}")
+        if report.pending:
+            notes.append(f"{len(report.pending)} groups left for the hourly reconcile (out of time)")
+        reason = "; ".join(notes)[:1000]
     except Exception as err:  # CloudFormation must hear of anything at all, not wait an hour
         reason = f"{type(err).__name__}: {err}"[:1000]
         logger.exception("subscriptions failed")
