@@ -442,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         time.sleep(fault.delay)
-        payload = json.dumps(answer).encode()
+        payload = json.dumps(answer, separators=(",", ":")).encode()  # compact, as OpenSearch writes it
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

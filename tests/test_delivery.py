@@ -104,6 +104,41 @@ def test_an_item_error_is_read_even_where_the_answer_says_errors_false(forwarder
     assert set(forwarder_env.documents(INDEX)) == {"2"}, "only the refused item is sent again"
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"index": {"error": {"type": "x", "reason": "an error but no status"}}},
+        {"index": {"status": 503}},  # a 5xx in an answer that says "errors": false
+        {"index": {"status": None}},
+        {"index": {"status": "201"}},
+        {"index": {}},
+        {},
+        None,
+        {"index": {"status": 201}, "create": {"status": 201}},
+    ],
+    ids=["no-status", "5xx-errors-false", "status-null", "status-string", "empty-result", "empty-item", "null", "two"],
+)
+def test_an_item_the_answer_does_not_account_for_is_never_counted_indexed(forwarder_env: StandIn, item) -> None:
+    """Whatever shape the second item has, it is sent again, and the report still adds up."""
+    forwarder_env.queue_answer(200, {"took": 1, "errors": False, "items": [{"index": {"status": 201}}, item]})
+    result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+    assert (result["indexed"], result["retried"], result["requests"]) == (2, 1, 2) and adds_up(result)
+    assert set(forwarder_env.documents(INDEX)) == {"2"}, "the unaccounted item is sent again"
+
+
+def test_a_refusal_quoting_a_lone_surrogate_is_read_item_by_item(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    """orjson refuses a lone surrogate (the stand-in writes it as an escape); the answer is still read."""
+    refused = {"status": 400, "error": {"type": "illegal_argument_exception", "reason": "bad value \ud800 here"}}
+    items = [{"index": {"status": 201}}, {"index": refused}]
+    forwarder_env.queue_answer(200, {"took": 1, "errors": True, "items": items})
+    result = handler.lambda_handler(event_with(one_event("x", "1"), one_event("y", "2")), LocalContext())
+    assert (result["indexed"], result["dead_lettered"], result["requests"]) == (1, 1, 1) and adds_up(result)
+    (entry,) = dead_letter.entries()
+    assert entry["id"] == "2" and entry["reason"] == "bad value \\ud800 here", "kept, written as an escape"
+
+
 def test_only_the_items_refused_with_429_are_sent_again(forwarder_env: StandIn, capfd) -> None:
     rng = random.Random(5)
     refused: list[str] = []

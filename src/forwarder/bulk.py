@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,11 @@ from forwarder.document import Documents
 
 MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value
 _ERROR_KEY = b'"error"'  # in an answer whose "errors" is false only if an item fails all the same
+_SUCCESS_STATUS = b'"status":2'  # once per item when every item succeeded (OpenSearch writes no spaces)
+# An item the answer does not account for: counted as not indexed and sent again (a re-send
+# with the same _id overwrites; without one, the dead letter decides).
+BAD_ANSWER = "bad_answer"
+BAD_ANSWER_STATUS = 502
 
 
 @dataclass(frozen=True)
@@ -51,26 +57,50 @@ def ndjson(documents: Documents) -> bytes:
 
 
 def parse_items(body: bytes) -> list[ItemResult]:
-    """Read a 2xx `_bulk` answer: one result per item, in the order the items were sent."""
-    answer = orjson.loads(body)
+    """Read a 2xx `_bulk` answer: one result per item, in the order the items were sent.
+
+    Each item's own status decides, never the answer's "errors" flag. An item that is not
+    an object, or has no numeric status, is a BAD_ANSWER: not indexed, and safe to send again.
+    """
+    answer = _loads(body)
     if not isinstance(answer, dict):
         return []
-    items: list[dict[str, Any]] = answer.get("items", [])
-    if answer.get("errors") is False and _ERROR_KEY not in body:
-        # No item failed: walking 1,000 items would cost as much as reading the answer did.
+    items = answer.get("items")
+    if not isinstance(items, list):
+        return []
+    if answer.get("errors") is False and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == len(items):
+        # Every item says 2xx: walking 1,000 items would cost as much as reading the answer did.
         return [_SUCCEEDED] * len(items)
-    results = []
-    for item in items:
-        result = next(iter(item.values()))  # {"index": {...}} or {"create": {...}}
-        status = int(result.get("status", 0))
-        if status < 300:
-            results.append(ItemResult(status))
-            continue
-        error = result.get("error") or {}
-        if not isinstance(error, dict):
-            error = {"type": "error", "reason": str(error)}
-        results.append(ItemResult(status, str(error.get("type", "unknown")), _reason(error)))
-    return results
+    return [_item_result(item) for item in items]
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # orjson refuses a lone surrogate (a refusal can quote one from the document); json takes it.
+        return json.loads(body)
+
+
+def _item_result(item: Any) -> ItemResult:
+    result = next(iter(item.values()), None) if isinstance(item, dict) and len(item) == 1 else None
+    if not isinstance(result, dict):  # {"index": {...}} or {"create": {...}} expected
+        return ItemResult(BAD_ANSWER_STATUS, BAD_ANSWER, f"malformed _bulk item: {_clean(repr(item))[:200]}")
+    status = result.get("status")
+    error = result.get("error") or {}
+    if not isinstance(error, dict):
+        error = {"type": "error", "reason": str(error)}
+    if isinstance(status, bool) or not isinstance(status, int):
+        reason = f"_bulk item without a numeric status ({status!r}): {_reason(error)}"
+        return ItemResult(BAD_ANSWER_STATUS, BAD_ANSWER, _clean(reason)[:MAX_REASON_CHARS])
+    if status < 300:
+        return ItemResult(status)
+    return ItemResult(status, _clean(str(error.get("type", "unknown"))), _reason(error))
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates written out as escapes: the reason goes into log lines and the dead letter."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reason(error: dict[str, Any]) -> str:
@@ -78,4 +108,5 @@ def _reason(error: dict[str, Any]) -> str:
     cause = error.get("caused_by")
     if isinstance(cause, dict) and cause.get("reason"):
         reason = f"{reason}: {cause.get('type', '')}: {cause['reason']}"
+    reason = _clean(reason)
     return reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS] + "..."

@@ -209,6 +209,8 @@ class Delivery:
                     self.outcome.indexed += 1
                 else:
                     self.outcome.fallback += 1
+            elif result.error_type == bulk.BAD_ANSWER:  # indexed or not, the answer does not say
+                self._transient([item], result.status, result.error_type, result.reason, maybe_processed=True)
             elif result.status in RETRYABLE_ITEM:
                 self._transient([item], result.status, result.error_type, result.reason)
             elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
