@@ -483,3 +483,31 @@ def test_the_deadline_keeps_a_margin_before_the_function_timeout(remaining_ms: i
     clock_deadline = delivery.Deadline(budget, clock=lambda: now[0])
     now[0] += budget
     assert clock_deadline.expired()
+
+
+BAD_EVENTS = {
+    "timestamp-far-future": {"id": "1", "timestamp": 10**15, "message": "x"},
+    "timestamp-far-past": {"id": "1", "timestamp": -(10**14), "message": "x"},
+    "extracted-fields-string": {"id": "1", "timestamp": 1_795_391_999_000, "message": "x", "extractedFields": "a b"},
+    "extracted-fields-number": {"id": "1", "timestamp": 1_795_391_999_000, "message": "x", "extractedFields": 5},
+    "id-null": {"id": None, "timestamp": 1_795_391_999_000, "message": "x"},
+    "id-number": {"id": 17, "timestamp": 1_795_391_999_000, "message": "x"},
+    "id-empty": {"id": "", "timestamp": 1_795_391_999_000, "message": "x"},
+    "no-message": {"id": "1", "timestamp": 1_795_391_999_000},
+    "not-an-object": ["1", 1_795_391_999_000, "x"],
+}
+
+
+@pytest.mark.parametrize("with_filters", [False, True], ids=["plain", "filters-set"])
+@pytest.mark.parametrize("bad", list(BAD_EVENTS.values()), ids=list(BAD_EVENTS))
+def test_an_event_that_is_not_a_cloudwatch_log_event_is_typed_and_dead_lettered_whole(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, bad, with_filters
+) -> None:
+    if with_filters:
+        monkeypatch.setenv("EXCLUDE_PATTERN", "healthcheck")
+        handler.reset_runtime()
+    result = handler.lambda_handler(event_with(one_event("fine", "0"), bad), LocalContext())
+    assert (result["status"], result["error_type"]) == ("dead_lettered", "NotAwslogsPayloadError")
+    assert "logEvents[1] is not a CloudWatch log event" in result["reason"]
+    (entry,) = dead_letter.entries()
+    assert entry["kind"] == "payload" and forwarder_env.seen == [], "nothing half-sent: the payload is kept whole"

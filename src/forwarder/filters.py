@@ -70,7 +70,7 @@ class Filters:
         kept: list[LogEvent] = []
         redacted = 0
         for event in events:
-            message = event["message"]
+            message = event.get("message") if isinstance(event, dict) else None
             if not isinstance(message, str):
                 kept.append(event)  # transform names what is wrong with it
                 continue

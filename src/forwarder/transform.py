@@ -32,6 +32,8 @@ _MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  #
 _AT_FIELDS = frozenset(("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"))
 _dumps, _loads = orjson.dumps, orjson.loads  # the fast path; jsjson where orjson refuses
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
+# Epoch milliseconds a date can hold (years 1-9999, as OpenSearch's ISO dates and Python's datetime).
+FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 
@@ -52,11 +54,19 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
         ids = list(map(_ID, events))
         messages = list(map(_MESSAGE, events))
         timestamps = list(map(_TIMESTAMP, events))
+        fields_of = list(map(_EXTRACTED_FIELDS, events))
+        # Whole columns checked in C; the slow walk below names the first bad event.
+        if not set(map(type, ids)) <= {str} or "" in ids:
+            raise TypeError("id is not a non-empty string")  # a null _id would index a copy on each re-send
         if not set(map(type, messages)) <= {str}:
             raise TypeError("message is not a string")
         if not set(map(type, timestamps)) <= {int}:
             timestamps = list(map(_as_time_value, timestamps))
-    except (KeyError, TypeError, ValueError, OverflowError):
+        if timestamps and (min(timestamps) < FIRST_MS or max(timestamps) > LAST_MS):
+            raise ValueError("timestamp outside the calendar")
+        if not set(map(type, fields_of)) <= {dict, type(None)}:
+            raise TypeError("extractedFields is not an object")
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
         raise _first_bad_event(events) from None
 
     seconds = list(map(operator.floordiv, timestamps, repeat(1000)))
@@ -67,7 +77,6 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
         jsjson.dumps(payload.log_stream),
     )
     heads = [_EMPTY_HEAD] * len(events)  # the source's JSON without its closing brace, then `"@id":`
-    fields_of = list(map(_EXTRACTED_FIELDS, events))
     with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
     slow: list[tuple[int, dict[str, Any]]] = []  # sources whose @-fields are set on the dict
     _embedded_heads(messages, fields_of, heads, slow)
@@ -191,11 +200,18 @@ def _first_bad_event(events: list[LogEvent]) -> NotAwslogsPayloadError:
     """The error naming the first event that is not a CloudWatch log event."""
     for position, event in enumerate(events):
         try:
-            event["id"]
+            if not isinstance(event, dict):
+                raise TypeError(f"the event is {type(event).__name__}, not an object")
+            if not isinstance(event["id"], str) or not event["id"]:
+                raise TypeError(f"id is {event['id']!r}, not a non-empty string")
             if not isinstance(event["message"], str):
                 raise TypeError(f"message is {type(event['message']).__name__}, not a string")
-            if type(event["timestamp"]) is not int:
-                _as_time_value(event["timestamp"])
+            timestamp = _as_time_value(event["timestamp"])
+            if not FIRST_MS <= timestamp <= LAST_MS:
+                raise ValueError(f"timestamp {timestamp} is outside years 1-9999")
+            fields = event.get("extractedFields")
+            if fields is not None and not isinstance(fields, dict):
+                raise TypeError(f"extractedFields is {type(fields).__name__}, not an object")
         except (KeyError, TypeError, ValueError, OverflowError) as err:
             return NotAwslogsPayloadError(
                 f"logEvents[{position}] is not a CloudWatch log event "
