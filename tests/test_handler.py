@@ -276,3 +276,18 @@ def test_a_256_kib_line_is_indexed_whole(forwarder_env: StandIn) -> None:
     assert result["indexed"] == 1
     stored = forwarder_env.documents("mydata-payments-payments-api-2026.11.22")["long"]["@message"]
     assert stored == long_line
+
+
+def test_a_log_group_holding_a_lone_surrogate_is_indexed_under_a_writable_name(forwarder_env: StandIn) -> None:
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/aws/lambda/odd\ud800name",  # written as the escape \ud800, which JSON allows
+        "logStream": "s-1",
+        "subscriptionFilters": ["f"],
+        "logEvents": [one_event("x", "1")],
+    }
+    result = handler.lambda_handler(payload_gen.encode(json.dumps(payload).encode()), LocalContext())
+    assert result["indexed"] == 1
+    (index,) = forwarder_env.indices
+    assert index == "mydata-lambda-odd_name-2026.11.22"

@@ -110,3 +110,18 @@ def test_without_a_dead_letter_a_bad_record_is_reported_failed(forwarder_env: St
 def test_a_direct_subscription_event_is_not_taken_for_a_batch(forwarder_env: StandIn) -> None:
     result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
     assert result["status"] == "ok" and "batchItemFailures" not in json.dumps(result)
+
+
+def test_entries_that_are_not_objects_are_dead_lettered_and_block_nothing(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    good = payload_gen.event_for(payload_gen.clean_payload(seed=33, events=10))
+    result = handler.lambda_handler(
+        batch(None, kinesis_record(data_of(good), "1"), "junk", 7), LocalContext()  # type: ignore[arg-type]
+    )
+    assert result == {"batchItemFailures": []}, "the shard moves on"
+    assert forwarder_env.count() == 10
+    kept = sorted(entry["data"] for entry in dead_letter.entries())
+    assert kept == sorted(["null", '"junk"', "7"]) and all(
+        entry["error_type"] == "MissingAwslogsDataError" for entry in dead_letter.entries()
+    )

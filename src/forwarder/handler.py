@@ -74,7 +74,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run = runtime()
     deadline = delivery.Deadline.for_invocation(context, run.settings)
     if kinesis.is_kinesis_batch(event):
-        return kinesis.process_batch(event, context, lambda data: process({"awslogs": {"data": data}}, run, deadline))
+        return kinesis.process_batch(
+            event,
+            context,
+            lambda data: process({"awslogs": {"data": data}}, run, deadline),
+            lambda entry: process(entry, run, deadline),
+        )
     return process(event, run, deadline)
 
 
@@ -220,7 +225,11 @@ def _raw_input(event: Any) -> str:
     try:
         return decode.awslogs_data(event)
     except PayloadError:
-        return jsjson.dumps(event).decode() if isinstance(event, dict | list) else repr(event)
+        pass
+    try:
+        return jsjson.dumps(event).decode()
+    except (TypeError, ValueError):  # not a JSON value at all
+        return repr(event)
 
 
 def _log_bad_input(err: PayloadError, sample: str) -> None:

@@ -18,18 +18,36 @@ from typing import Any
 
 def is_kinesis_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and isinstance(records, list) and records[0].get("eventSource") == "aws:kinesis"
+    return isinstance(records, list) and any(
+        isinstance(record, dict) and record.get("eventSource") == "aws:kinesis" for record in records
+    )
 
 
-def process_batch(event: dict[str, Any], context: Any, process_data: Callable[[str], Any]) -> dict[str, Any]:
-    """`process_data(base64 data)` for each record, in order; returns the partial batch response."""
+def process_batch(
+    event: dict[str, Any],
+    context: Any,
+    process_data: Callable[[str], Any],
+    process_unreadable: Callable[[Any], Any],
+) -> dict[str, Any]:
+    """`process_data(base64 data)` for each record, in order; returns the partial batch response.
+
+    An entry that is not an object has no sequence number to report as failed, so it cannot
+    be retried alone: `process_unreadable(entry)` dead-letters it as bad input instead.
+    """
     # Imported here: ~100 ms that a direct CloudWatch Logs subscription never needs.
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    records = event["Records"]
+    for record in records:
+        if not isinstance(record, dict):
+            process_unreadable(record)
+    readable = [record for record in records if isinstance(record, dict)]
+    if not readable:
+        return {"batchItemFailures": []}
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
     response: dict[str, Any] = dict(
         process_partial_response(
-            event=event,
+            event={**event, "Records": readable},
             record_handler=lambda record: process_data(record.kinesis.data),
             processor=processor,
             context=context,

@@ -23,7 +23,9 @@ from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
 
 MAX_INDEX_BYTES = 255
-_FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:]')
+# OpenSearch's forbidden characters, and lone surrogates (a log group name cannot hold
+# them, a hostile payload can): an index name must be writable as UTF-8.
+_FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:\ud800-\udfff]')
 _DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
 _STAMP_START = b',"@timestamp":"'
 _ID_KEY, _COMMA_ID_KEY, _EMPTY_HEAD = b'"@id":', b',"@id":', b'{"@id":'
