@@ -162,3 +162,74 @@ def test_an_entry_replay_cannot_use_is_kept_with_the_reason(
     assert status == 1 and report["still_failing"] == 1
     (entry,) = dead_letter.entries()
     assert entry[field] == expected
+
+
+def put_object(dead_letter: DeadLetterBucket, name: str, body: bytes) -> str:
+    key = f"dead-letter/2026/11/22/mydata-x-2026.11.22/{name}.ndjson.gz"
+    dead_letter.s3.put_object(Bucket=dead_letter.name, Key=key, Body=body)
+    return key
+
+
+def doc_entry(doc_id: str, message: str) -> bytes:
+    source = {"@id": doc_id, "@message": message, "@timestamp": "2026-11-22T00:00:00.000Z"}
+    entry = {"kind": "document", "index": "mydata-x-2026.11.22", "id": doc_id, "source": source, "reason": "r"}
+    return json.dumps(entry).encode()
+
+
+def test_an_unreadable_object_is_kept_as_it_is_and_the_others_are_replayed(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    import gzip as gz
+
+    bad_gzip = put_object(dead_letter, "not-gzip", b"this is not gzip")
+    cut_short = put_object(dead_letter, "cut-short", gz.compress(doc_entry("a", "x") + b"\n")[:-12])
+    put_object(dead_letter, "fine", gz.compress(doc_entry("b", "y") + b"\n"))
+    status, report, err = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
+    assert status == 1 and (report["unreadable"], report["indexed"], report["removed"]) == (2, 1, 1)
+    assert set(dead_letter.object_keys()) == {bad_gzip, cut_short}, "kept as they were"
+    assert dead_letter.s3.get_object(Bucket=dead_letter.name, Key=bad_gzip)["Body"].read() == b"this is not gzip"
+    assert "dead-letter object not readable" in err
+    assert set(forwarder_env.documents("mydata-x-2026.11.22")) == {"b"}
+
+
+def test_lines_that_cannot_be_replayed_are_kept_and_the_rest_of_their_object_is(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    import gzip as gz
+
+    lines = [doc_entry("a", "x"), doc_entry("b", "y")[:40], b"[1, 2]", doc_entry("c", "one"), doc_entry("c", "two")]
+    key = put_object(dead_letter, "mixed", gz.compress(b"\n".join(lines) + b"\n"))
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/")
+    assert status == 1 and (report["entries"], report["indexed"], report["still_failing"]) == (5, 2, 3)
+    stored = forwarder_env.documents("mydata-x-2026.11.22")
+    assert set(stored) == {"a", "c"} and stored["c"]["@message"] == "one", "the first of two sources, not the last"
+    kept = dead_letter.entries()
+    assert all(entry["key"] == key for entry in kept)
+    reasons = sorted((entry["reason"].split(":")[0], json.dumps(entry.get("line", entry.get("id")))) for entry in kept)
+    assert reasons == [
+        ("a line that is not an object", "[1, 2]"),
+        ("another entry has the same index and id and another source", '"c"'),
+        ("not JSON", json.dumps(doc_entry("b", "y")[:40].decode())),
+    ]
+
+
+def test_one_poison_message_does_not_stop_the_queue_replay(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys, monkeypatch
+) -> None:
+    from forwarder import replay
+
+    sqs = boto3.client("sqs", region_name=forwarder_env.region)
+    queue = sqs.create_queue(QueueName="forwarder-on-failure")["QueueUrl"]
+    for doc_id in ("a", "poison", "b"):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(event_with(one_event(doc_id, doc_id))))
+    real = replay.process
+
+    def process(event, run, deadline):  # what any unforeseen failure of one message looks like
+        if "poison" in json.dumps(decode_event(event, 10**6).log_events):
+            raise RuntimeError("unforeseen")
+        return real(event, run, deadline)
+
+    monkeypatch.setattr(replay, "process", process)
+    status, report, err = replay_output(capsys, "sqs://" + queue.removeprefix("https://"))
+    assert status == 1 and (report["entries"], report["removed"], report["still_failing"]) == (3, 2, 1)
+    assert "message not replayed: kept in the queue" in err

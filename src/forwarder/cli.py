@@ -252,7 +252,7 @@ def _replay(source: str) -> int:
             report = replay.replay_sqs(where, run, progress=lambda found: tqdm(found, desc="messages", unit="msg"))
         flush_metrics()
     print(orjson.dumps({"source": source, **report.as_dict()}).decode())
-    return 1 if report.still_failing else 0
+    return 1 if report.still_failing or report.unreadable else 0
 
 
 if __name__ == "__main__":

@@ -80,13 +80,15 @@ class DeadLetterStore:
         except _s3_errors() as err:
             raise DeadLetterError(f"cannot list s3://{self.bucket}/{prefix or self.prefix}: {err}") from None
 
-    def read(self, key: str) -> list[dict[str, Any]]:
-        unreadable: tuple[type[Exception], ...] = (*_s3_errors(), OSError, ValueError)
+    def read(self, key: str) -> list[Any]:
+        """The object's entries; a line that is not JSON comes back as an "unreadable" entry holding it."""
+        unreadable: tuple[type[Exception], ...] = (*_s3_errors(), OSError, EOFError, ValueError)
         try:
             body = self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            return [jsjson.loads(line) for line in gzip.decompress(body).splitlines() if line]
+            lines = gzip.decompress(body).splitlines()
         except unreadable as err:
             raise DeadLetterError(f"cannot read s3://{self.bucket}/{key}: {err}") from None
+        return [_entry(line) for line in lines if line]
 
     def replace(self, key: str, entries: list[dict[str, Any]]) -> None:
         """Keep only `entries` under `key`; with none left, the object is deleted."""
@@ -166,3 +168,10 @@ def _s3_errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     return (BotoCoreError, ClientError)
+
+
+def _entry(line: bytes) -> Any:
+    try:
+        return jsjson.loads(line)
+    except ValueError as err:  # cut short, or edited by hand: kept as it is, with the reason
+        return {"kind": "unreadable", "line": line.decode("utf-8", "replace"), "reason": f"not JSON: {err}"}

@@ -62,6 +62,7 @@ class Undelivered:
     error_type: str
     reason: str
     attempts: int
+    position: int = 0  # of the document in what was delivered
 
 
 @dataclass
@@ -103,7 +104,7 @@ class _Work:
             reason = f"{reason} (safe form, after: {self.fallback_reason})"
         if note:
             reason = f"{note}; last: {reason}" if reason else note
-        return Undelivered(self.document, self.status, self.error_type, reason, self.attempts)
+        return Undelivered(self.document, self.status, self.error_type, reason, self.attempts, self.position)
 
 
 def _refusal(answer: Response) -> str:

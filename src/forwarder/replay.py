@@ -19,8 +19,9 @@ from forwarder import jsjson
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
 from forwarder.document import Document, Documents, make
-from forwarder.errors import ForwarderError, PayloadError
+from forwarder.errors import DeadLetterError, ForwarderError, PayloadError
 from forwarder.handler import Runtime, prepare, process
+from forwarder.log import logger
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
 
@@ -31,6 +32,7 @@ class ReplayReport:
     indexed: int = 0  # S3: indexed as made or in the safe form; SQS: messages fully delivered
     still_failing: int = 0
     removed: int = 0  # objects deleted (S3) or messages deleted (SQS)
+    unreadable: int = 0  # S3 objects that could not be read at all: kept as they are
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -38,6 +40,7 @@ class ReplayReport:
             "indexed": self.indexed,
             "still_failing": self.still_failing,
             "removed": self.removed,
+            "unreadable": self.unreadable,
         }
 
 
@@ -45,9 +48,15 @@ Progress = Callable[[Iterable[Any]], Iterable[Any]]  # e.g. tqdm
 
 
 def replay_s3(store: DeadLetterStore, run: Runtime, progress: Progress = iter) -> ReplayReport:
+    """Every object under the prefix; one that cannot be read is kept as it is, counted, and named."""
     report = ReplayReport()
     for key in progress(list(store.keys())):
-        entries = store.read(key)
+        try:
+            entries = store.read(key)
+        except DeadLetterError as err:
+            report.unreadable += 1
+            logger.error("dead-letter object not readable: kept as it is", extra={"key": key, "reason": str(err)})
+            continue
         remaining = _replay_entries(entries, run)
         report.entries += len(entries)
         report.still_failing += len(remaining)
@@ -62,11 +71,16 @@ def replay_s3(store: DeadLetterStore, run: Runtime, progress: Progress = iter) -
 def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[str, Any]]:
     """Deliver the entries of one object; returns those still undelivered, updated."""
     documents: list[Document] = []
-    by_id: dict[tuple[str, str], dict[str, Any]] = {}
+    sent: list[dict[str, Any]] = []  # the entry of each document, by position
+    sources: dict[tuple[str, str], bytes] = {}
+    twins: dict[tuple[str, str], list[dict[str, Any]]] = {}
     remaining: list[dict[str, Any]] = []
     for entry in entries:
-        if entry.get("kind") == "payload":
-            remaining.extend(_replay_payload(entry, run))
+        if not isinstance(entry, dict):
+            remaining.append({"kind": "unreadable", "line": entry, "reason": "a line that is not an object"})
+            continue
+        if entry.get("kind") in ("payload", "unreadable"):
+            remaining.extend(_replay_payload(entry, run) if entry["kind"] == "payload" else [entry])
             continue
         try:
             document = make(
@@ -75,12 +89,19 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
         except (KeyError, TypeError):  # edited by hand, or not ours: kept, and said so
             remaining.append({**entry, "reason": "not a dead-letter document entry: index, id and source expected"})
             continue
+        known = sources.setdefault((document.index_name, document.id), document.lines)
+        if known != document.lines:  # one _id, two sources: sending both would keep only the last
+            remaining.append({**entry, "reason": "another entry has the same index and id and another source"})
+            continue
+        if known is not document.lines:  # the same document twice: sent once, kept with it if it fails
+            twins.setdefault((document.index_name, document.id), []).append(entry)
+            continue
         documents.append(document)
-        by_id[document.index_name, document.id] = entry
+        sent.append(entry)
     outcome = deliver(Documents.of(documents), run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
     for item in [*outcome.dead, *outcome.pending]:
-        entry = by_id[item.document.index_name, item.document.id]
-        remaining.append(_updated(entry, item))
+        key = (item.document.index_name, item.document.id)
+        remaining.extend(_updated(entry, item) for entry in [sent[item.position], *twins.get(key, [])])
     return remaining
 
 
@@ -140,6 +161,9 @@ def _replay_message(body: str, run: Runtime) -> bool:
     try:
         result = process(event, run, Deadline(run.settings.retry_max_seconds))
     except ForwarderError:
+        return False
+    except Exception:  # one poison message must not stop the replay of the others
+        logger.exception("message not replayed: kept in the queue")
         return False
     return result.get("status") in ("ok", "control_message", "dead_lettered")
 
