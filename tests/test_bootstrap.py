@@ -7,7 +7,10 @@ handler PUTs to the pre-signed ResponseURL (a local server here).
 from __future__ import annotations
 
 import time
+import traceback
 from typing import Any
+
+import pytest
 
 from forwarder import bootstrap
 from forwarder.cli import LocalContext
@@ -134,3 +137,25 @@ def test_deleting_a_stack_whose_domain_is_gone_still_succeeds(forwarder_env: Sta
     bootstrap.handler(cfn_event(catcher, "Delete", PhysicalResourceId=POLICY), LocalContext())
     (answer,) = catcher.answers
     assert answer["Status"] == "SUCCESS" and answer["Reason"].startswith("policy and template left in place")
+
+
+def test_an_answer_that_cannot_be_sent_never_shows_the_signed_url(forwarder_env: StandIn, capfd) -> None:
+    """The pre-signed URL's query is a credential: not in the error, the traceback or any log line."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens there once the socket is closed
+    event = {
+        "RequestType": "Create",
+        "ResponseURL": f"http://127.0.0.1:{port}/cfn-response?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAEXAMPLE",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "OpenSearchBootstrap",
+        "ResourceProperties": {"IndexPrefix": "mydata", "RetentionDays": "30"},
+    }
+    with pytest.raises(bootstrap.BootstrapError) as failed:
+        bootstrap.handler(event, LocalContext())
+    shown = str(failed.value) + "".join(traceback.format_exception(failed.value)) + "".join(capfd.readouterr())
+    assert f"127.0.0.1:{port}/cfn-response" in str(failed.value)
+    assert "deadbeefcafe" not in shown and "AKIAEXAMPLE" not in shown

@@ -103,3 +103,20 @@ def test_in_lambda_a_wrong_setting_fails_the_cold_start_naming_the_variable() ->
     )
     assert done.returncode != 0
     assert "ConfigError: OPENSEARCH_SERVICE='elastic' is not accepted" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://admin:s3cr3t-pw@search-x.us-east-1.es.amazonaws.com",
+        "http://admin:s3cr3t-pw@127.0.0.1:9200",
+        "http://evil.example:s3cr3t-pw\\@127.0.0.1",  # urllib3 would connect to evil.example
+        "https://search-x.us-east-1.es.amazonaws.com\\@evil.example",
+    ],
+)
+def test_an_endpoint_with_a_user_password_or_tricks_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"OPENSEARCH_ENDPOINT": value, "AWS_REGION": "us-east-1"})
+    message = str(refused.value)
+    assert "OPENSEARCH_ENDPOINT is not accepted" in message and "OPENSEARCH_SECRET_ARN" in message
+    assert "s3cr3t" not in message and "evil" not in message

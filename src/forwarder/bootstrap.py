@@ -217,12 +217,18 @@ def answer_cloudformation(
         }
     ).encode()
     # The pre-signed S3 URL is signed without a content type: send none.
-    answer = urllib3.request(
-        "PUT",
-        event["ResponseURL"],
-        body=body,
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-        retries=urllib3.Retry(total=4, backoff_factor=0.5, allowed_methods=None, status_forcelist=(500, 502, 503)),
-        timeout=urllib3.Timeout(connect=5, read=10),
-    )
+    url = str(event.get("ResponseURL", ""))
+    where = url.split("?", 1)[0]  # its query holds the signature: never in a log line or an error
+    try:
+        answer = urllib3.request(
+            "PUT",
+            url,
+            body=body,
+            headers={"Content-Type": "", "Content-Length": str(len(body))},
+            retries=urllib3.Retry(total=4, backoff_factor=0.5, allowed_methods=None, status_forcelist=(500, 502, 503)),
+            timeout=urllib3.Timeout(connect=5, read=10),
+        )
+    except (urllib3.exceptions.HTTPError, ValueError) as err:
+        logger.error("CloudFormation not answered", extra={"response_url": where, "error": type(err).__name__})
+        raise BootstrapError(f"could not answer CloudFormation at {where}: {type(err).__name__}") from None
     logger.info("answered CloudFormation", extra={"status": status, "reason": reason, "http_status": answer.status})

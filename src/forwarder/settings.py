@@ -19,6 +19,7 @@ SERVICES = ("es", "aoss")
 _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.(?:es|aoss)\.amazonaws\.com$")
 _PREFIX_ALLOWED = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")  # host[:port], nothing else
 MIB = 1024 * 1024
 
 
@@ -109,6 +110,14 @@ def parse_endpoint(value: str) -> str:
     raw = value.strip().rstrip("/")
     if "://" not in raw:
         raw = "https://" + raw
+    authority = raw.split("://", 1)[1].split("/", 1)[0]
+    if not _AUTHORITY.match(authority):
+        # Not echoed: it may hold a password. urllib3 and urlsplit read `user:pass@` and `\` differently,
+        # so only host[:port] is taken.
+        raise ConfigError(
+            "OPENSEARCH_ENDPOINT is not accepted: give https://host or https://host:port, with no user, "
+            "password, '@' or '\\' in it (an internal user's password comes from OPENSEARCH_SECRET_ARN)"
+        )
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
