@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
 import time
+from collections.abc import Iterator
 
 import botocore.session
 import pytest
@@ -511,3 +513,60 @@ def test_an_event_that_is_not_a_cloudwatch_log_event_is_typed_and_dead_lettered_
     assert "logEvents[1] is not a CloudWatch log event" in result["reason"]
     (entry,) = dead_letter.entries()
     assert entry["kind"] == "payload" and forwarder_env.seen == [], "nothing half-sent: the payload is kept whole"
+
+
+@pytest.fixture
+def trickling_peer() -> Iterator[str]:
+    """Answers 200 with a 1,000-byte body, one byte every 0.2 s: each read is quick, the whole is not."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(30)
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                client, _ = server.accept()
+                with client:
+                    client.settimeout(5)
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += client.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    length = int(
+                        next(
+                            line.split(b":")[1]
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length")
+                        )
+                    )
+                    while len(body) < length:
+                        body += client.recv(65536)
+                    client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+                    for _ in range(1000):
+                        if stop.is_set():
+                            return
+                        client.sendall(b" ")
+                        time.sleep(0.2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    server.close()
+
+
+def test_an_answer_that_trickles_in_is_given_up_at_the_deadline(
+    forwarder_env: StandIn, trickling_peer: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENSEARCH_ENDPOINT", trickling_peer)
+    monkeypatch.setenv("RETRY_MAX_SECONDS", "2")
+    monkeypatch.setenv("OPENSEARCH_READ_TIMEOUT", "1")  # each read is well within this
+    handler.reset_runtime()
+    started = time.monotonic()
+    with pytest.raises(NotDeliveredError, match="came too slowly"):
+        handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    assert time.monotonic() - started < 4, "the whole answer is bounded by the deadline, not each read"
