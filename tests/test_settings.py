@@ -120,3 +120,11 @@ def test_an_endpoint_with_a_user_password_or_tricks_is_refused_without_echoing_i
     message = str(refused.value)
     assert "OPENSEARCH_ENDPOINT is not accepted" in message and "OPENSEARCH_SECRET_ARN" in message
     assert "s3cr3t" not in message and "evil" not in message
+
+
+def test_the_payload_bound_follows_the_functions_memory() -> None:
+    assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}).max_payload_bytes == 16 * 1024 * 1024
+    assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}).max_payload_bytes == 64 * 1024 * 1024
+    assert Settings.from_env(BASE).max_payload_bytes == 64 * 1024 * 1024, "outside Lambda: the CLI's bound"
+    explicit = {**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "MAX_PAYLOAD_BYTES": "1000"}
+    assert Settings.from_env(explicit).max_payload_bytes == 1000, "MAX_PAYLOAD_BYTES wins"
