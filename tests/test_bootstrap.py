@@ -159,3 +159,30 @@ def test_an_answer_that_cannot_be_sent_never_shows_the_signed_url(forwarder_env:
     shown = str(failed.value) + "".join(traceback.format_exception(failed.value)) + "".join(capfd.readouterr())
     assert f"127.0.0.1:{port}/cfn-response" in str(failed.value)
     assert "deadbeefcafe" not in shown and "AKIAEXAMPLE" not in shown
+
+
+class FewSecondsLeft(LocalContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return 4_000
+
+
+def test_an_answer_url_that_never_answers_is_given_up_within_the_functions_time(forwarder_env: StandIn) -> None:
+    """An S3 that takes the request and never answers must not hold the function past its timeout."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts (the kernel does), never reads, never answers
+    event = {
+        "RequestType": "Delete",
+        "ResponseURL": f"http://127.0.0.1:{silent.getsockname()[1]}/cfn-response?X-Amz-Signature=abc",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "OpenSearchBootstrap",
+        "ResourceProperties": {"IndexPrefix": "mydata", "RetentionDays": "30", "RetainOnDelete": "true"},
+    }
+    started = time.monotonic()
+    with pytest.raises(bootstrap.BootstrapError, match="ReadTimeoutError"):
+        bootstrap.handler(event, FewSecondsLeft())
+    assert time.monotonic() - started < 4, "within the 4 s the function has left"
+    silent.close()

@@ -20,6 +20,7 @@ deploy) is answered SUCCESS with the reason, so that the stack is not rolled bac
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink, Response
 
 ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
+ANSWER_ATTEMPTS = 5
 TEMPLATE_PRIORITY = 100
 KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
@@ -199,12 +201,13 @@ def handler(event: dict[str, Any], context: Any) -> None:
             reason = f"policy and template left in place: {reason}"
         else:
             status = "FAILED"
-    answer_cloudformation(event, status, reason, physical_id, data)
+    answer_cloudformation(event, status, reason, physical_id, data, context)
 
 
 def answer_cloudformation(
-    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any]
+    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any], context: Any = None
 ) -> None:
+    """PUT the answer to the pre-signed URL, retried while the function's time lasts (30 s outside Lambda)."""
     body = json.dumps(
         {
             "Status": status,
@@ -216,19 +219,34 @@ def answer_cloudformation(
             "Data": data,
         }
     ).encode()
-    # The pre-signed S3 URL is signed without a content type: send none.
     url = str(event.get("ResponseURL", ""))
     where = url.split("?", 1)[0]  # its query holds the signature: never in a log line or an error
-    try:
-        answer = urllib3.request(
-            "PUT",
-            url,
-            body=body,
-            headers={"Content-Type": "", "Content-Length": str(len(body))},
-            retries=urllib3.Retry(total=4, backoff_factor=0.5, allowed_methods=None, status_forcelist=(500, 502, 503)),
-            timeout=urllib3.Timeout(connect=5, read=10),
-        )
-    except (urllib3.exceptions.HTTPError, ValueError) as err:
-        logger.error("CloudFormation not answered", extra={"response_url": where, "error": type(err).__name__})
-        raise BootstrapError(f"could not answer CloudFormation at {where}: {type(err).__name__}") from None
-    logger.info("answered CloudFormation", extra={"status": status, "reason": reason, "http_status": answer.status})
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    until = time.monotonic() + (remaining_ms() / 1000 - 1 if remaining_ms else 30.0)
+    problem = "no time left"
+    for attempt in range(ANSWER_ATTEMPTS):
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            # The pre-signed S3 URL is signed without a content type: send none.
+            answer = urllib3.request(
+                "PUT",
+                url,
+                body=body,
+                headers={"Content-Type": "", "Content-Length": str(len(body))},
+                retries=False,
+                timeout=urllib3.Timeout(connect=min(5.0, left), read=min(10.0, left)),
+            )
+        except (urllib3.exceptions.HTTPError, ValueError) as err:
+            problem = type(err).__name__  # its message would quote the signed URL
+        else:
+            if answer.status < 500:
+                logger.info(
+                    "answered CloudFormation", extra={"status": status, "reason": reason, "http_status": answer.status}
+                )
+                return
+            problem = f"HTTP {answer.status}"
+        time.sleep(max(0.0, min(0.5 * 2**attempt, until - time.monotonic())))
+    logger.error("CloudFormation not answered", extra={"response_url": where, "error": problem})
+    raise BootstrapError(f"could not answer CloudFormation at {where}: {problem}")

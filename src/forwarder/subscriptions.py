@@ -333,4 +333,4 @@ def _custom_resource(event: dict[str, Any], context: Any) -> None:
         logger.exception("subscriptions failed")
         if event.get("RequestType") != "Delete":
             status = "FAILED"  # a Delete goes on: a group or function already gone must not block it
-    answer_cloudformation(event, status, reason, physical_id, data)
+    answer_cloudformation(event, status, reason, physical_id, data, context)
