@@ -14,6 +14,7 @@ import pytest
 
 from forwarder import bootstrap
 from forwarder.cli import LocalContext
+from forwarder.cloudformation import NotAnsweredError
 from tests.conftest import ResponseCatcher
 from tests.standin import Fault, StandIn
 
@@ -154,7 +155,7 @@ def test_an_answer_that_cannot_be_sent_never_shows_the_signed_url(forwarder_env:
         "LogicalResourceId": "OpenSearchBootstrap",
         "ResourceProperties": {"IndexPrefix": "mydata", "RetentionDays": "30"},
     }
-    with pytest.raises(bootstrap.BootstrapError) as failed:
+    with pytest.raises(NotAnsweredError) as failed:
         bootstrap.handler(event, LocalContext())
     shown = str(failed.value) + "".join(traceback.format_exception(failed.value)) + "".join(capfd.readouterr())
     assert f"127.0.0.1:{port}/cfn-response" in str(failed.value)
@@ -182,7 +183,7 @@ def test_an_answer_url_that_never_answers_is_given_up_within_the_functions_time(
         "ResourceProperties": {"IndexPrefix": "mydata", "RetentionDays": "30", "RetainOnDelete": "true"},
     }
     started = time.monotonic()
-    with pytest.raises(bootstrap.BootstrapError, match="ReadTimeoutError"):
+    with pytest.raises(NotAnsweredError, match="ReadTimeoutError"):
         bootstrap.handler(event, FewSecondsLeft())
     assert time.monotonic() - started < 4, "within the 4 s the function has left"
     silent.close()

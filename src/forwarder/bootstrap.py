@@ -20,13 +20,11 @@ deploy) is answered SUCCESS with the reason, so that the stack is not rolled bac
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import urllib3
-
+from forwarder.cloudformation import answer_cloudformation
 from forwarder.delivery import Deadline
 from forwarder.errors import ForwarderError
 from forwarder.log import logger
@@ -34,7 +32,6 @@ from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink, Response
 
 ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
-ANSWER_ATTEMPTS = 5
 TEMPLATE_PRIORITY = 100
 KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
@@ -202,51 +199,3 @@ def handler(event: dict[str, Any], context: Any) -> None:
         else:
             status = "FAILED"
     answer_cloudformation(event, status, reason, physical_id, data, context)
-
-
-def answer_cloudformation(
-    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any], context: Any = None
-) -> None:
-    """PUT the answer to the pre-signed URL, retried while the function's time lasts (30 s outside Lambda)."""
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason or f"See CloudWatch Logs for {physical_id}",
-            "PhysicalResourceId": physical_id,
-            "StackId": event.get("StackId", ""),
-            "RequestId": event.get("RequestId", ""),
-            "LogicalResourceId": event.get("LogicalResourceId", ""),
-            "Data": data,
-        }
-    ).encode()
-    url = str(event.get("ResponseURL", ""))
-    where = url.split("?", 1)[0]  # its query holds the signature: never in a log line or an error
-    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    until = time.monotonic() + (remaining_ms() / 1000 - 1 if remaining_ms else 30.0)
-    problem = "no time left"
-    for attempt in range(ANSWER_ATTEMPTS):
-        left = until - time.monotonic()
-        if left <= 0:
-            break
-        try:
-            # The pre-signed S3 URL is signed without a content type: send none.
-            answer = urllib3.request(
-                "PUT",
-                url,
-                body=body,
-                headers={"Content-Type": "", "Content-Length": str(len(body))},
-                retries=False,
-                timeout=urllib3.Timeout(connect=min(5.0, left), read=min(10.0, left)),
-            )
-        except (urllib3.exceptions.HTTPError, ValueError) as err:
-            problem = type(err).__name__  # its message would quote the signed URL
-        else:
-            if answer.status < 500:
-                logger.info(
-                    "answered CloudFormation", extra={"status": status, "reason": reason, "http_status": answer.status}
-                )
-                return
-            problem = f"HTTP {answer.status}"
-        time.sleep(max(0.0, min(0.5 * 2**attempt, until - time.monotonic())))
-    logger.error("CloudFormation not answered", extra={"response_url": where, "error": problem})
-    raise BootstrapError(f"could not answer CloudFormation at {where}: {problem}")

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from forwarder.cloudformation import answer_cloudformation
 from forwarder.delivery import Deadline
 from forwarder.errors import ForwarderError
 from forwarder.log import logger
@@ -307,8 +308,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _custom_resource(event: dict[str, Any], context: Any) -> None:
     """Do what CloudFormation asks, then answer it, whatever happened."""
-    from forwarder.bootstrap import answer_cloudformation
-
     status, reason, data = "SUCCESS", "", {}
     physical_id = event.get("PhysicalResourceId") or "log-group-subscriptions"
     try:
