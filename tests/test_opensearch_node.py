@@ -21,8 +21,9 @@ pytestmark = pytest.mark.opensearch
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_command() -> tuple[subprocess.Popen[str], str]:
-    """`python -m tests.opensearch_node` (what `make opensearch` runs), once it printed its URL."""
+def start_command() -> tuple[subprocess.Popen[str], str, Path]:
+    """`python -m tests.opensearch_node` (what `make opensearch` runs), its URL and its logs' folder,
+    once it has printed both (the URL on stdout, then the folder on stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.opensearch_node"],
         cwd=REPO,
@@ -34,7 +35,13 @@ def start_command() -> tuple[subprocess.Popen[str], str]:
     assert process.stdout
     line = process.stdout.readline().strip()
     assert line.startswith("OPENSEARCH_URL=http://127.0.0.1:"), line + (process.stderr.read() if process.stderr else "")
-    return process, line.removeprefix("OPENSEARCH_URL=")
+    assert process.stderr
+    said = ""
+    while "Ctrl-C stops it" not in said:
+        said = process.stderr.readline()
+        assert said, "stderr closed before the node said where its logs are"
+    (logs,) = re.findall(r"logs in (\S+); Ctrl-C", said)
+    return process, line.removeprefix("OPENSEARCH_URL="), Path(logs)
 
 
 def java_children(pid: int) -> list[int]:
@@ -61,7 +68,7 @@ def gone(pid: int, within: float) -> bool:
 
 
 def test_the_url_line_comes_once_the_cluster_is_up_and_sigterm_stops_it(real_node_possible: None) -> None:
-    process, url = start_command()
+    process, url, _ = start_command()
     health = json.loads(urllib.request.urlopen(f"{url}/_cluster/health", timeout=10).read())
     assert health["status"] in ("green", "yellow")
     plugins = urllib.request.urlopen(f"{url}/_cat/plugins?h=component", timeout=10).read().decode().split()
@@ -74,11 +81,9 @@ def test_the_url_line_comes_once_the_cluster_is_up_and_sigterm_stops_it(real_nod
 
 
 def test_a_killed_parent_leaves_no_node_behind(real_node_possible: None) -> None:
-    process, _ = start_command()
+    process, _, logs = start_command()
     (java,) = java_children(process.pid)
     os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: the node sees its stdin close
     process.wait(timeout=10)
     assert gone(java, within=30), "the JVM outlived its parent"
-    assert process.stderr
-    (logs,) = re.findall(r"logs in (\S+); Ctrl-C", process.stderr.read())
-    assert not Path(logs).parent.exists(), "the node removed its data and logs, as no parent was left to"
+    assert not logs.parent.exists(), "the node removed its data and logs, as no parent was left to"
