@@ -570,3 +570,32 @@ def test_an_answer_that_trickles_in_is_given_up_at_the_deadline(
     with pytest.raises(NotDeliveredError, match="came too slowly"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
     assert time.monotonic() - started < 4, "the whole answer is bounded by the deadline, not each read"
+
+
+def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left() -> None:
+    """botocore bounds each attempt, not the whole; the store bounds the whole."""
+    import socket
+
+    from botocore.config import Config
+
+    from forwarder.deadletter import DeadLetterStore
+    from forwarder.errors import DeadLetterError
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # takes the connection, never answers
+    s3 = botocore.session.get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20),
+    )
+    store = DeadLetterStore("forwarder-dead-letter", "dead-letter/", "us-east-1", client=s3)
+    started = time.monotonic()
+    item = delivery.Undelivered(make("mydata-x-2026.11.22", "1", b'{"a":1}'), 403, "cluster_block_exception", "r", 1)
+    with pytest.raises(DeadLetterError, match=r"no answer within 1\.5 s"):
+        store.put_documents([item], "/aws/x", "s", time_left=1.5)
+    assert time.monotonic() - started < 3
+    silent.close()

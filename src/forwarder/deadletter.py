@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,6 +27,7 @@ from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
 
 WRITE_ATTEMPTS = 5  # botocore's standard retry mode: backoff with jitter on throttling and 5xx
+MIN_WRITE_SECONDS = 0.5  # a write near the deadline still gets a chance
 PAYLOADS = "payloads/"
 
 
@@ -43,8 +45,11 @@ class DeadLetterStore:
         return cls(settings.dead_letter_bucket, settings.dead_letter_prefix, settings.region)
 
     # -- writing (the handler) -------------------------------------------------
-    def put_documents(self, undelivered: Iterable[Undelivered], log_group: str, log_stream: str) -> list[str]:
-        """One object per index; returns the keys written."""
+    def put_documents(
+        self, undelivered: Iterable[Undelivered], log_group: str, log_stream: str, time_left: float | None = None
+    ) -> list[str]:
+        """One object per index; returns the keys written. All of it within `time_left` seconds, or DeadLetterError."""
+        until = None if time_left is None else time.monotonic() + time_left
         by_index: dict[str, list[Undelivered]] = {}
         for item in undelivered:
             by_index.setdefault(item.document.index_name, []).append(item)
@@ -52,7 +57,8 @@ class DeadLetterStore:
         for index, items in by_index.items():
             identity = "\n".join(sorted(f"{index}/{item.document.id}" for item in items))
             key = f"{self.prefix}{_index_date(index)}/{index}/{_digest(identity)}.ndjson.gz"
-            self._put(key, [document_entry(item, log_group, log_stream) for item in items])
+            left = None if until is None else until - time.monotonic()
+            self._put(key, [document_entry(item, log_group, log_stream) for item in items], left)
             keys.append(key)
         return keys
 
@@ -101,18 +107,37 @@ class DeadLetterStore:
             raise DeadLetterError(f"cannot delete s3://{self.bucket}/{key}: {err}") from None
 
     # -- S3 ----------------------------------------------------------------------
-    def _put(self, key: str, lines: list[bytes]) -> None:
+    def _put(self, key: str, lines: list[bytes], time_left: float | None = None) -> None:
+        """PUT the object; with `time_left`, give up when it has passed, whatever S3 and the retries do.
+
+        botocore bounds each attempt (connect 5 s, read 20 s, 5 attempts: up to 125 s), not the
+        whole; an S3 that takes the request and never answers would hold the invocation past its
+        timeout. The call runs on a thread that is left behind if it does not finish in time.
+        """
         body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6)
-        try:
-            self._client().put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/x-ndjson",
-                ContentEncoding="gzip",
-            )
-        except _s3_errors() as err:
-            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
+        client = self._client()
+        failure: list[Exception] = []
+
+        def write() -> None:
+            try:
+                client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
+                )
+            except Exception as err:  # handed to the caller's thread
+                failure.append(err)
+
+        if time_left is None:
+            write()
+        else:
+            writer = threading.Thread(target=write, name="dead-letter-write", daemon=True)
+            writer.start()
+            writer.join(max(time_left, MIN_WRITE_SECONDS))
+            if writer.is_alive():
+                raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: no answer within {time_left:.1f} s")
+        if failure:
+            if isinstance(failure[0], _s3_errors()):
+                raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {failure[0]}") from None
+            raise failure[0]
 
     def _client(self) -> Any:
         if self._s3 is None:

@@ -118,12 +118,20 @@ def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) ->
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = delivery.deliver(documents, run.sink, run.settings, deadline)
     events = len(documents) + prepared.excluded
-    report = _settle(outcome, events, prepared.excluded, prepared.redacted, payload, run)
+    # The dead letter is written in the margin the deadline keeps back from the function's timeout.
+    time_left = deadline.remaining() + run.settings.retry_safety_margin
+    report = _settle(outcome, events, prepared.excluded, prepared.redacted, payload, run, time_left)
     return {"status": "ok", **report.as_dict()}
 
 
 def _settle(
-    outcome: delivery.Outcome, events: int, excluded: int, redacted: int, payload: decode.Payload, run: Runtime
+    outcome: delivery.Outcome,
+    events: int,
+    excluded: int,
+    redacted: int,
+    payload: decode.Payload,
+    run: Runtime,
+    time_left: float | None = None,
 ) -> Report:
     """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
     store = run.dead_letter
@@ -135,7 +143,8 @@ def _settle(
     elif dead and store is not None:
         try:
             keys = [
-                f"s3://{store.bucket}/{key}" for key in store.put_documents(dead, payload.log_group, payload.log_stream)
+                f"s3://{store.bucket}/{key}"
+                for key in store.put_documents(dead, payload.log_group, payload.log_stream, time_left)
             ]
         except DeadLetterError as err:
             problem = str(err)
