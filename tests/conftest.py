@@ -155,6 +155,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:PORT of a socket that takes connections and never answers."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    yield f"http://127.0.0.1:{silent.getsockname()[1]}"
+    silent.close()
+
+
+def client_for(service: str, endpoint: str, **config: Any) -> Any:
+    """A botocore client of `service` sending to `endpoint`, with test keys."""
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.get_session().create_client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(**config),
+    )
+
+
 # -- the pre-signed URL a custom resource answers CloudFormation on ---------------------------
 class ResponseCatcher:
     """Stands for the pre-signed S3 URL CloudFormation waits on."""

@@ -12,7 +12,7 @@ from forwarder import handler
 from forwarder.cli import LocalContext
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
-from tests.conftest import restore_standin_credentials
+from tests.conftest import client_for, restore_standin_credentials
 from tests.standin import StandIn
 from tests.test_handler import event_with, one_event
 
@@ -66,3 +66,16 @@ def test_a_secret_without_a_password_is_a_clear_error(internal_user) -> None:
 def test_the_secret_arn_is_checked_at_start() -> None:
     with pytest.raises(ConfigError, match="OPENSEARCH_SECRET_ARN"):
         Settings.from_env({"OPENSEARCH_ENDPOINT": "https://h.us-east-1.es.amazonaws.com", "OPENSEARCH_SECRET_ARN": "x"})
+
+
+def test_a_secrets_manager_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
+    import time
+
+    from forwarder.basic_auth import SecretCredentials
+
+    # botocore's defaults: a minute per attempt, and retries.
+    client = client_for("secretsmanager", silent_endpoint, connect_timeout=60, read_timeout=60)
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"no answer within 1\.5 s"):
+        SecretCredentials("arn:aws:secretsmanager:us-east-1:123456789012:secret:x", "us-east-1", client).header(1.5)
+    assert time.monotonic() - started < 3

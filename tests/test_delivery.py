@@ -19,7 +19,7 @@ from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 from tests import payload_gen
-from tests.conftest import FAST_RETRIES, DeadLetterBucket, restore_standin_credentials
+from tests.conftest import FAST_RETRIES, DeadLetterBucket, client_for, restore_standin_credentials
 from tests.standin import Fault, StandIn
 from tests.test_handler import GROUP, event_with, log_lines, one_event
 
@@ -572,30 +572,16 @@ def test_an_answer_that_trickles_in_is_given_up_at_the_deadline(
     assert time.monotonic() - started < 4, "the whole answer is bounded by the deadline, not each read"
 
 
-def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left() -> None:
+def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
     """botocore bounds each attempt, not the whole; the store bounds the whole."""
-    import socket
-
-    from botocore.config import Config
-
     from forwarder.deadletter import DeadLetterStore
     from forwarder.errors import DeadLetterError
 
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()  # takes the connection, never answers
-    s3 = botocore.session.get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20),
-    )
+    retries = {"mode": "standard", "max_attempts": 5}
+    s3 = client_for("s3", silent_endpoint, retries=retries, connect_timeout=5, read_timeout=20)
     store = DeadLetterStore("forwarder-dead-letter", "dead-letter/", "us-east-1", client=s3)
-    started = time.monotonic()
     item = delivery.Undelivered(make("mydata-x-2026.11.22", "1", b'{"a":1}'), 403, "cluster_block_exception", "r", 1)
+    started = time.monotonic()
     with pytest.raises(DeadLetterError, match=r"no answer within 1\.5 s"):
         store.put_documents([item], "/aws/x", "s", time_left=1.5)
     assert time.monotonic() - started < 3
-    silent.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from forwarder.bounded import call_within
 from forwarder.errors import ConfigError
 
 
@@ -23,19 +24,24 @@ class SecretCredentials:
         self._client = client
         self._header: str | None = None
 
-    def header(self) -> str:
-        """The Authorization header, from the cached secret."""
+    def header(self, time_left: float | None = None) -> str:
+        """The Authorization header, from the cached secret (read within `time_left` seconds)."""
         if self._header is None:
-            self._header = self._read()
+            self._header = self._read(time_left)
         return self._header
 
     def refresh(self) -> None:
         """Forget the cached secret (after a 401): the next request reads it again."""
         self._header = None
 
-    def _read(self) -> str:
+    def _read(self, time_left: float | None) -> str:
+        client = self._secrets()
+
+        def get() -> str:
+            return str(client.get_secret_value(SecretId=self._arn)["SecretString"])
+
         try:
-            secret = self._secrets().get_secret_value(SecretId=self._arn)["SecretString"]
+            secret = get() if time_left is None else call_within(time_left, get, "reading the OpenSearch secret")
             values = orjson.loads(secret)
             user, password = str(values["username"]), str(values["password"])
         except (KeyError, TypeError, orjson.JSONDecodeError) as err:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -22,12 +21,12 @@ from typing import Any
 import orjson
 
 from forwarder import jsjson
+from forwarder.bounded import call_within
 from forwarder.delivery import Undelivered
 from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
 
 WRITE_ATTEMPTS = 5  # botocore's standard retry mode: backoff with jitter on throttling and 5xx
-MIN_WRITE_SECONDS = 0.5  # a write near the deadline still gets a chance
 PAYLOADS = "payloads/"
 
 
@@ -108,36 +107,24 @@ class DeadLetterStore:
 
     # -- S3 ----------------------------------------------------------------------
     def _put(self, key: str, lines: list[bytes], time_left: float | None = None) -> None:
-        """PUT the object; with `time_left`, give up when it has passed, whatever S3 and the retries do.
-
-        botocore bounds each attempt (connect 5 s, read 20 s, 5 attempts: up to 125 s), not the
-        whole; an S3 that takes the request and never answers would hold the invocation past its
-        timeout. The call runs on a thread that is left behind if it does not finish in time.
-        """
+        """PUT the object; with `time_left`, the whole write is bounded by it, retries included."""
         body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6)
         client = self._client()
-        failure: list[Exception] = []
 
         def write() -> None:
-            try:
-                client.put_object(
-                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
-                )
-            except Exception as err:  # handed to the caller's thread
-                failure.append(err)
+            client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
+            )
 
-        if time_left is None:
-            write()
-        else:
-            writer = threading.Thread(target=write, name="dead-letter-write", daemon=True)
-            writer.start()
-            writer.join(max(time_left, MIN_WRITE_SECONDS))
-            if writer.is_alive():
-                raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: no answer within {time_left:.1f} s")
-        if failure:
-            if isinstance(failure[0], _s3_errors()):
-                raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {failure[0]}") from None
-            raise failure[0]
+        try:
+            if time_left is None:
+                write()
+            else:
+                call_within(time_left, write, f"writing s3://{self.bucket}/{key}")
+        except TimeoutError as err:
+            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
+        except _s3_errors() as err:
+            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
 
     def _client(self) -> Any:
         if self._s3 is None:

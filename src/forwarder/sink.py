@@ -75,7 +75,7 @@ class OpenSearchSink:
 
     def _send(self, method: str, path: str, body: bytes, headers: dict[str, str], time_left: float | None) -> Response:
         if self._basic:
-            headers = {**headers, "Authorization": self._basic.header()}
+            headers = {**headers, "Authorization": self._basic.header(time_left)}
         else:
             headers = self._sign(method, path, body, headers)
         connect, read = self._limits(time_left)
