@@ -23,11 +23,12 @@ FIELD_LIMIT = 1000
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 DYNAMIC_TEXT = "text+keyword"  # a dynamically mapped string: text, with a keyword sub-field
-# Refused inside a document; _primary_term is refused later, by Lucene.
-METADATA_FIELDS = {
-    name: "mapper_parsing_exception"
-    for name in ("_id", "_index", "_source", "_routing", "_version", "_seq_no", "_field_names", "_ignored")
-} | {"_nested_path": "mapper_parsing_exception", "_data_stream_timestamp": "mapper_parsing_exception"}
+# Refused inside a document, by the error type the node gives; _primary_term is refused later, by Lucene.
+_MAPPED_METADATA = (
+    *("_id", "_index", "_source", "_routing", "_version", "_seq_no", "_field_names", "_ignored"),
+    *("_nested_path", "_data_stream_timestamp"),
+)
+METADATA_FIELDS = dict.fromkeys(_MAPPED_METADATA, "mapper_parsing_exception")
 METADATA_FIELDS["_primary_term"] = "illegal_argument_exception"
 
 # strict_date_optional_time, the first of dynamic_date_formats (a zone only after a time).

@@ -87,14 +87,14 @@ def _item_result(item: Any) -> ItemResult:
     if not isinstance(result, dict):  # {"index": {...}} or {"create": {...}} expected
         return ItemResult(BAD_ANSWER_STATUS, BAD_ANSWER, f"malformed _bulk item: {_clean(repr(item))[:200]}")
     status = result.get("status")
+    if type(status) is int and status < 300:  # type(), not isinstance(): True is no status
+        return ItemResult(status)
     error = result.get("error") or {}
     if not isinstance(error, dict):
         error = {"type": "error", "reason": str(error)}
-    if isinstance(status, bool) or not isinstance(status, int):
+    if type(status) is not int:
         reason = f"_bulk item without a numeric status ({status!r}): {_reason(error)}"
         return ItemResult(BAD_ANSWER_STATUS, BAD_ANSWER, _clean(reason)[:MAX_REASON_CHARS])
-    if status < 300:
-        return ItemResult(status)
     return ItemResult(status, _clean(str(error.get("type", "unknown"))), _reason(error))
 
 

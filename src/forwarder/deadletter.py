@@ -110,6 +110,7 @@ class DeadLetterStore:
         """PUT the object; with `time_left`, the whole write is bounded by it, retries included."""
         body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6)
         client = self._client()
+        unwritable: tuple[type[Exception], ...] = (TimeoutError, *_s3_errors())
 
         def write() -> None:
             client.put_object(
@@ -121,9 +122,7 @@ class DeadLetterStore:
                 write()
             else:
                 call_within(time_left, write, f"writing s3://{self.bucket}/{key}")
-        except TimeoutError as err:
-            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
-        except _s3_errors() as err:
+        except unwritable as err:
             raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
 
     def _client(self) -> Any:

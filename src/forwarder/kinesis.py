@@ -37,11 +37,12 @@ def process_batch(
     # Imported here: ~100 ms that a direct CloudWatch Logs subscription never needs.
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    records = event["Records"]
-    for record in records:
-        if not isinstance(record, dict):
+    readable = []
+    for record in event["Records"]:
+        if isinstance(record, dict):
+            readable.append(record)
+        else:
             process_unreadable(record)
-    readable = [record for record in records if isinstance(record, dict)]
     if not readable:
         return {"batchItemFailures": []}
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)

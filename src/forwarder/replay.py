@@ -79,8 +79,11 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
         if not isinstance(entry, dict):
             remaining.append({"kind": "unreadable", "line": entry, "reason": "a line that is not an object"})
             continue
-        if entry.get("kind") in ("payload", "unreadable"):
-            remaining.extend(_replay_payload(entry, run) if entry["kind"] == "payload" else [entry])
+        if entry.get("kind") == "payload":
+            remaining.extend(_replay_payload(entry, run))
+            continue
+        if entry.get("kind") == "unreadable":  # a line kept as it was read: nothing to send
+            remaining.append(entry)
             continue
         try:
             document = make(

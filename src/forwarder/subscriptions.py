@@ -142,7 +142,7 @@ class Subscriber:
             for group in self.chosen_groups(previous, Report()):
                 if group not in wanted:
                     self.unsubscribe(previous, group, report)
-            for source_arn in set(self._source_arns(previous)) - set(self._source_arns(config)):
+            for source_arn in set(self._source_arns(previous).values()) - set(self._source_arns(config).values()):
                 self._remove_permission(previous, source_arn)
         return report
 
@@ -150,7 +150,7 @@ class Subscriber:
         report = Report()
         for group in self.chosen_groups(config, Report()):
             self.unsubscribe(config, group, report)
-        for source_arn in self._source_arns(config):
+        for source_arn in self._source_arns(config).values():
             self._remove_permission(config, source_arn)
         return report
 
@@ -234,21 +234,18 @@ class Subscriber:
     # -- the forwarder's resource policy --------------------------------------------
     def _source_arn_for(self, config: Config, group: str) -> str:
         """The narrowest source a permission can name: the group, or the prefix it was chosen by."""
-        base = self._log_group_arn_base(config)
-        if group in config.names:
-            return f"{base}{group}:*"
-        prefix = next(prefix for prefix in config.prefixes if group.startswith(prefix))
-        return f"{base}{prefix}*"
-
-    def _source_arns(self, config: Config) -> list[str]:
-        base = self._log_group_arn_base(config)
-        return [f"{base}{name}:*" for name in config.names] + [f"{base}{prefix}*" for prefix in config.prefixes]
+        chooser = group if group in config.names else next(p for p in config.prefixes if group.startswith(p))
+        return self._source_arns(config)[chooser]
 
     @staticmethod
-    def _log_group_arn_base(config: Config) -> str:
+    def _source_arns(config: Config) -> dict[str, str]:
+        """Each name and prefix -> the source ARN of the permission it gets (a name's wins a tie)."""
         # arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME -> arn:PARTITION:logs:REGION:ACCOUNT:log-group:
-        partition, region, account = config.destination_arn.split(":")[1:2] + config.destination_arn.split(":")[3:5]
-        return f"arn:{partition}:logs:{region}:{account}:log-group:"
+        _, partition, _, region, account = config.destination_arn.split(":")[:5]
+        base = f"arn:{partition}:logs:{region}:{account}:log-group:"
+        return {prefix: f"{base}{prefix}*" for prefix in config.prefixes} | {
+            name: f"{base}{name}:*" for name in config.names
+        }
 
     def _add_permission(self, config: Config, source_arn: str) -> None:
         if source_arn in self._granted:
