@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,6 +181,20 @@ def client_for(service: str, endpoint: str, **config: Any) -> Any:
         aws_secret_access_key="testing",
         config=Config(**config),
     )
+
+
+def self_signed_certificate(folder: Any) -> tuple[str, str]:
+    """(certificate, key) PEM paths for `localhost`, signed by no CA."""
+    cert, key = f"{folder}/cert.pem", f"{folder}/key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
 
 
 # -- the pre-signed URL a custom resource answers CloudFormation on ---------------------------

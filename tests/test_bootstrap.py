@@ -6,6 +6,7 @@ handler PUTs to the pre-signed ResponseURL (a local server here).
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from typing import Any
@@ -129,7 +130,7 @@ def test_an_unreachable_domain_is_answered_before_the_function_times_out(forward
     bootstrap.handler(cfn_event(catcher, "Create"), LocalContext(timeout_ms=12_000))  # 10 s kept to answer
     elapsed = time.monotonic() - started
     (answer,) = catcher.answers
-    assert answer["Status"] == "FAILED" and "ReadTimeoutError" in answer["Reason"]
+    assert answer["Status"] == "FAILED" and re.search("ReadTimeoutError|no whole answer", answer["Reason"])
     assert elapsed < 4, elapsed
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import json
 import random
 import time
@@ -19,7 +20,13 @@ from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 from tests import payload_gen
-from tests.conftest import FAST_RETRIES, DeadLetterBucket, client_for, restore_standin_credentials
+from tests.conftest import (
+    FAST_RETRIES,
+    DeadLetterBucket,
+    client_for,
+    restore_standin_credentials,
+    self_signed_certificate,
+)
 from tests.standin import Fault, StandIn
 from tests.test_handler import GROUP, event_with, log_lines, one_event
 
@@ -214,7 +221,8 @@ def test_retries_stop_at_the_deadline_and_the_invocation_fails(forwarder_env: St
 def test_a_slow_answer_near_the_deadline_is_cut_at_the_deadline(forwarder_env: StandIn) -> None:
     forwarder_env.request_fault = lambda path: Fault(delay=5.0)
     started = time.monotonic()
-    with pytest.raises(NotDeliveredError, match="ReadTimeoutError"):
+    # The read timeout and the whole answer's cut-off are both the time left: either may end it.
+    with pytest.raises(NotDeliveredError, match=r"ReadTimeoutError|no whole answer"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext(timeout_ms=1000))
     assert time.monotonic() - started < 1.0, "OPENSEARCH_READ_TIMEOUT (30 s) was shortened to the time left"
 
@@ -515,12 +523,13 @@ def test_an_event_that_is_not_a_cloudwatch_log_event_is_typed_and_dead_lettered_
     assert entry["kind"] == "payload" and forwarder_env.seen == [], "nothing half-sent: the payload is kept whole"
 
 
-@pytest.fixture
-def trickling_peer() -> Iterator[str]:
-    """Answers 200 with a 1,000-byte body, one byte every 0.2 s: each read is quick, the whole is not."""
+@pytest.fixture(params=["body", "headers"])
+def trickling_peer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Answers 200, its headers or its 1,000-byte body a byte every 0.2 s: each read is quick, the whole is not."""
     import socket
     import threading
 
+    slow_part = request.param
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -546,11 +555,18 @@ def trickling_peer() -> Iterator[str]:
                     )
                     while len(body) < length:
                         body += client.recv(65536)
-                    client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
-                    for _ in range(1000):
+                    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+                    if slow_part == "headers":  # a header line of 1,000 bytes, in no hurry
+                        head += b"X-Slow: "
+                        trickled = b"x" * 1000 + b"\r\n\r\n" + b" " * 1000
+                    else:
+                        head += b"\r\n"
+                        trickled = b" " * 1000
+                    client.sendall(head)
+                    for byte in trickled:
                         if stop.is_set():
                             return
-                        client.sendall(b" ")
+                        client.sendall(bytes([byte]))
                         time.sleep(0.2)
 
     threading.Thread(target=serve, daemon=True).start()
@@ -567,9 +583,9 @@ def test_an_answer_that_trickles_in_is_given_up_at_the_deadline(
     monkeypatch.setenv("OPENSEARCH_READ_TIMEOUT", "1")  # each read is well within this
     handler.reset_runtime()
     started = time.monotonic()
-    with pytest.raises(NotDeliveredError, match="came too slowly"):
+    with pytest.raises(NotDeliveredError, match=r"no whole answer from .* within \d\.\d s: cut off"):
         handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
-    assert time.monotonic() - started < 4, "the whole answer is bounded by the deadline, not each read"
+    assert time.monotonic() - started < 4, "the whole answer, headers too, is bounded by the deadline, not each read"
 
 
 def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
@@ -585,3 +601,75 @@ def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent
     with pytest.raises(DeadLetterError, match=r"no answer within 1\.5 s"):
         store.put_documents([item], "/aws/x", "s", time_left=1.5)
     assert time.monotonic() - started < 3
+
+
+def test_bad_input_is_not_held_past_the_deadline_by_a_dead_letter_that_never_answers(
+    forwarder_env: StandIn, silent_endpoint: str, monkeypatch
+) -> None:
+    from forwarder.errors import PayloadError
+
+    monkeypatch.setenv("DEAD_LETTER_BUCKET", "forwarder-dead-letter")
+    monkeypatch.setenv("RETRY_SAFETY_MARGIN_SECONDS", "1")
+    handler.reset_runtime()
+    store = handler.runtime().dead_letter
+    assert store is not None
+    store._s3 = client_for("s3", silent_endpoint, connect_timeout=5, read_timeout=20)  # what botocore allows: minutes
+    started = time.monotonic()
+    with pytest.raises(PayloadError, match="base64"):  # not kept: raised, so that Lambda retries the event
+        handler.lambda_handler({"awslogs": {"data": "not base64 at all!"}}, LocalContext(timeout_ms=3_000))
+    assert time.monotonic() - started < 4, "the write is bounded by the invocation's time left"
+
+
+def test_over_tls_a_whole_answer_is_read_and_a_trickling_one_cut_off(tmp_path, monkeypatch) -> None:
+    """Lambda always speaks TLS: the cut-off shuts the socket under TLS, and the pool still reuses it."""
+    import socket
+    import ssl
+    import threading
+
+    from forwarder.errors import TransportError
+    from forwarder.settings import Settings
+    from forwarder.sink import OpenSearchSink
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # trusted here, for this test
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[int] = []
+    requests = itertools.count()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+    def serve() -> None:
+        while True:  # the third request is answered a byte every 0.2 s, the others at once
+            try:
+                raw, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            connections.append(1)
+            with contextlib.suppress(OSError), context.wrap_socket(raw, server_side=True) as peer:
+                peer.settimeout(5)
+                while peer.recv(65536):
+                    if next(requests) != 2:
+                        peer.sendall(answer)
+                        continue
+                    for byte in answer:
+                        peer.sendall(bytes([byte]))
+                        time.sleep(0.2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        settings = Settings.from_env(
+            {"OPENSEARCH_ENDPOINT": f"https://localhost:{listener.getsockname()[1]}", "AWS_REGION": "us-east-1"}
+        )
+        sink = OpenSearchSink(settings)
+        assert [sink.request("GET", "/", time_left=2).body for _ in range(2)] == [b"{}", b"{}"]
+        assert len(connections) == 1, "the TLS connection is kept and reused"
+        started = time.monotonic()
+        with pytest.raises(TransportError, match=r"within 1\.0 s: cut off") as cut:
+            sink.request("GET", "/", time_left=1)
+        assert cut.value.maybe_processed and time.monotonic() - started < 1.5
+        assert sink.request("GET", "/", time_left=2).body == b"{}" and len(connections) == 2, "a new connection"
+    finally:
+        listener.close()

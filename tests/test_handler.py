@@ -7,7 +7,6 @@ import contextlib
 import http.server
 import json
 import ssl
-import subprocess
 import threading
 
 import pytest
@@ -16,6 +15,7 @@ from forwarder import handler
 from forwarder.cli import LocalContext
 from forwarder.errors import DeliveryError, NotBase64Error, NotDeliveredError, NotGzipError
 from tests import payload_gen
+from tests.conftest import self_signed_certificate
 from tests.standin import StandIn
 
 GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
@@ -198,27 +198,7 @@ def test_tls_is_verified_so_an_untrusted_certificate_is_refused(tmp_path, monkey
 @contextlib.contextmanager
 def tls_server(tmp_path):
     """A loopback HTTPS server with a self-signed certificate that no CA vouches for."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)

@@ -117,7 +117,8 @@ def test_entries_that_are_not_objects_are_dead_lettered_and_block_nothing(
 ) -> None:
     good = payload_gen.event_for(payload_gen.clean_payload(seed=33, events=10))
     result = handler.lambda_handler(
-        batch(None, kinesis_record(data_of(good), "1"), "junk", 7), LocalContext()  # type: ignore[arg-type]
+        batch(None, kinesis_record(data_of(good), "1"), "junk", 7),
+        LocalContext(),  # type: ignore[arg-type]
     )
     assert result == {"batchItemFailures": []}, "the shard moves on"
     assert forwarder_env.count() == 10

@@ -131,9 +131,9 @@ def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opense
     assert properties["@fields_json"] == {"type": "text"}
     stored = real_opensearch.sources()
     assert stored["clash"]["@fallback_reason"].startswith("mapper_parsing_exception")
-    hits = real_opensearch.client.search(
-        index=index, body={"query": {"term": {"@log_group": GROUP}}}, size=10
-    )["hits"]["total"]["value"]
+    hits = real_opensearch.client.search(index=index, body={"query": {"term": {"@log_group": GROUP}}}, size=10)["hits"][
+        "total"
+    ]["value"]
     assert hits == 2, "@log_group is a keyword: the exact group name matches"
 
 

@@ -56,7 +56,10 @@ class World:
             archive.writestr("index.py", "def handler(event, context):\n    return None\n")
         return str(
             self.lambda_.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role, Handler="index.handler",
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role,
+                Handler="index.handler",
                 Code={"ZipFile": code.getvalue()},
             )["FunctionArn"]
         )

@@ -61,8 +61,8 @@ class DeadLetterStore:
             keys.append(key)
         return keys
 
-    def put_payload(self, data: str, error: Exception) -> str:
-        """An event that could not be decoded, as it came, with the error."""
+    def put_payload(self, data: str, error: Exception, time_left: float | None = None) -> str:
+        """An event that could not be decoded, as it came, with the error; within `time_left` seconds."""
         key = f"{self.prefix}{PAYLOADS}{time.strftime('%Y/%m/%d', time.gmtime())}/{_digest(data)}.ndjson.gz"
         entry = {
             "kind": "payload",
@@ -71,7 +71,7 @@ class DeadLetterStore:
             "dead_lettered_at": _now(),
             "data": data,
         }
-        self._put(key, [orjson.dumps(entry)])
+        self._put(key, [orjson.dumps(entry)], time_left)
         return key
 
     # -- reading back (replay) -------------------------------------------------

@@ -109,7 +109,8 @@ def process(event: dict[str, Any], run: Runtime, deadline: delivery.Deadline) ->
         prepared = prepare(event, run.settings)
     except PayloadError as err:
         emf.count(run.settings.index_prefix, BadInput=1)
-        return _dead_letter_bad_input(err, event, run.dead_letter)
+        time_left = deadline.remaining() + run.settings.retry_safety_margin  # the dead letter's margin
+        return _dead_letter_bad_input(err, event, run.dead_letter, time_left)
     payload, documents = prepared.payload, prepared.documents
     if payload.is_control:
         emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric
@@ -213,14 +214,16 @@ def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
     return found
 
 
-def _dead_letter_bad_input(err: PayloadError, event: Any, store: DeadLetterStore | None) -> dict[str, Any]:
-    """An undecodable event goes to the dead letter as it came; without one, the error is raised."""
+def _dead_letter_bad_input(
+    err: PayloadError, event: Any, store: DeadLetterStore | None, time_left: float
+) -> dict[str, Any]:
+    """An undecodable event goes to the dead letter as it came, within `time_left`; without one, the error is raised."""
     data = _raw_input(event)
     _log_bad_input(err, data)
     if store is None:
         raise err
     try:
-        key = store.put_payload(data, err)
+        key = store.put_payload(data, err, time_left)
     except DeadLetterError as problem:
         logger.error("dead letter not written", extra={"dead_letter_problem": str(problem)})
         raise err from problem

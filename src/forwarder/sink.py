@@ -11,6 +11,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
 from botocore.auth import SigV4Auth
@@ -19,6 +20,7 @@ from botocore.credentials import Credentials
 from isal import igzip
 
 from forwarder.basic_auth import SecretCredentials
+from forwarder.bounded import CutOff
 from forwarder.errors import ConfigError, TransportError
 from forwarder.settings import Settings
 
@@ -40,13 +42,16 @@ class Response:
 class OpenSearchSink:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._cut_off = CutOff()
         self._pool = urllib3.connection_from_url(
             settings.endpoint,
             maxsize=1,
             block=False,
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,  # retrying is the caller's decision, per status and per item
+            cut_off=self._cut_off,  # handed to each connection the pool makes
         )
+        self._pool.ConnectionCls = _SecureConnection if settings.endpoint.startswith("https:") else _Connection
         self._basic = SecretCredentials(settings.secret_arn, settings.region) if settings.secret_arn else None
 
     def post(
@@ -79,24 +84,35 @@ class OpenSearchSink:
         else:
             headers = self._sign(method, path, body, headers)
         connect, read = self._limits(time_left)
-        until = time.monotonic() + connect + read  # the whole answer, not each read alone
+        # The whole answer, status line to last byte, within `allowed`: each read alone is bounded by `read`.
+        allowed = connect + read if time_left is None else max(time_left, MIN_TIMEOUT)
+        self._cut_off.arm(time.monotonic() + allowed)
         timeout = urllib3.Timeout(connect=connect, read=read)
         try:
             answer = self._pool.urlopen(
                 method, path, body=body, headers=headers, timeout=timeout, preload_content=False
             )
-            data = _read_before(answer, until)
+            data = _read_all(answer)
         except urllib3.exceptions.HTTPError as err:
+            if self._cut_off.fired:
+                raise self._too_slow(path, allowed) from None
             raise TransportError(
                 f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}",
                 maybe_processed=not isinstance(err, _NOT_SENT),
             ) from None
-        if data is None:
-            raise TransportError(
-                f"no whole answer from {self._settings.endpoint}{path} in time: it came too slowly",
-                maybe_processed=True,
-            )
+        finally:
+            self._cut_off.release()
+        if self._cut_off.fired:  # cut short: what was read may look whole and is not
+            answer.close()
+            raise self._too_slow(path, allowed)
+        answer.release_conn()
         return Response(answer.status, data)
+
+    def _too_slow(self, path: str, allowed: float) -> TransportError:
+        return TransportError(
+            f"no whole answer from {self._settings.endpoint}{path} within {allowed:.1f} s: cut off",
+            maybe_processed=True,
+        )
 
     def bulk(self, body: bytes, time_left: float | None = None) -> Response:
         headers = {"Content-Type": "application/json"}
@@ -122,18 +138,28 @@ class OpenSearchSink:
         return dict(request.headers.items())
 
 
-def _read_before(answer: urllib3.BaseHTTPResponse, until: float) -> bytes | None:
-    """The body, or None when it is not all read by `until` (each read alone is bounded by the
-    socket timeout, not the whole: a peer sending a byte at a time would hold the caller past
-    its deadline); the connection is then closed, not reused."""
+def _read_all(answer: urllib3.BaseHTTPResponse) -> bytes:
     chunks = []
     while chunk := answer.read1(READ_CHUNK):
         chunks.append(chunk)
-        if time.monotonic() > until:
-            answer.close()
-            return None
-    answer.release_conn()
     return b"".join(chunks)
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    """A pooled connection whose answer the sink's CutOff watches from its first byte."""
+
+    def __init__(self, *args: Any, cut_off: CutOff, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cut_off = cut_off
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]  # as urllib3 does
+        if self.sock is not None:
+            self._cut_off.watch(self.sock)
+        return super().getresponse()
+
+
+class _SecureConnection(_Connection, urllib3.connection.HTTPSConnection):
+    pass
 
 
 def _credentials() -> Credentials:
