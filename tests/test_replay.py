@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -233,3 +234,27 @@ def test_one_poison_message_does_not_stop_the_queue_replay(
     status, report, err = replay_output(capsys, "sqs://" + queue.removeprefix("https://"))
     assert status == 1 and (report["entries"], report["removed"], report["still_failing"]) == (3, 2, 1)
     assert "message not replayed: kept in the queue" in err
+
+
+@pytest.mark.parametrize(
+    ("source", "endpoint_variable", "expected"),
+    [
+        ("sqs://sqs.us-east-1.amazonaws.com/1/q", "AWS_ENDPOINT_URL_SQS", "QueueError: cannot receive from"),
+        ("s3://forwarder-dead-letter/dead-letter/", "AWS_ENDPOINT_URL_S3", "DeadLetterError: cannot list"),
+    ],
+)
+def test_a_replay_source_that_never_answers_ends_in_one_line_within_its_bound(
+    forwarder_env: StandIn, silent_endpoint: str, capsys, monkeypatch, source, endpoint_variable, expected
+) -> None:
+    """botocore would wait minutes (its timeouts are per attempt); each call is bounded as a whole."""
+    from forwarder import deadletter, replay
+
+    monkeypatch.setenv(endpoint_variable, silent_endpoint)
+    monkeypatch.setattr(replay, "SQS_CALL_SECONDS", 1.5)
+    monkeypatch.setattr(deadletter, "CALL_SECONDS", 1.5)
+    started = time.monotonic()
+    status = cli.main(["replay", source])
+    elapsed = time.monotonic() - started
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 1 and last.startswith(f"forwarder: {expected}") and "no answer within 1.5 s" in last, last
+    assert elapsed < 4, elapsed

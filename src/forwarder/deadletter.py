@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
 
 WRITE_ATTEMPTS = 5  # botocore's standard retry mode: backoff with jitter on throttling and 5xx
+CALL_SECONDS = 60.0  # the whole of one S3 call made with no deadline (replay's), retries included
 PAYLOADS = "payloads/"
 
 
@@ -75,23 +76,26 @@ class DeadLetterStore:
         return key
 
     # -- reading back (replay) -------------------------------------------------
+    # Replay is run by a person, with no deadline of its own: each of its calls gets CALL_SECONDS.
     def keys(self, prefix: str | None = None) -> Iterator[str]:
+        where = f"s3://{self.bucket}/{self.prefix if prefix is None else prefix}"
         paginator = self._client().get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix if prefix is None else prefix):
-                for listed in page.get("Contents", []):
-                    if listed["Key"].endswith(".ndjson.gz"):
-                        yield listed["Key"]
-        except _s3_errors() as err:
-            raise DeadLetterError(f"cannot list s3://{self.bucket}/{prefix or self.prefix}: {err}") from None
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix if prefix is None else prefix))
+        while page := self._bounded(lambda: next(pages, None), f"cannot list {where}"):
+            for listed in page.get("Contents", []):
+                if listed["Key"].endswith(".ndjson.gz"):
+                    yield listed["Key"]
 
     def read(self, key: str) -> list[Any]:
         """The object's entries; a line that is not JSON comes back as an "unreadable" entry holding it."""
-        unreadable: tuple[type[Exception], ...] = (*_s3_errors(), OSError, EOFError, ValueError)
+        client = self._client()
+        body = self._bounded(
+            lambda: client.get_object(Bucket=self.bucket, Key=key)["Body"].read(),
+            f"cannot read s3://{self.bucket}/{key}",
+        )
         try:
-            body = self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
             lines = gzip.decompress(body).splitlines()
-        except unreadable as err:
+        except (OSError, EOFError, ValueError) as err:
             raise DeadLetterError(f"cannot read s3://{self.bucket}/{key}: {err}") from None
         return [_entry(line) for line in lines if line]
 
@@ -100,30 +104,32 @@ class DeadLetterStore:
         if entries:
             self._put(key, [jsjson.dumps(entry) for entry in entries])
             return
-        try:
-            self._client().delete_object(Bucket=self.bucket, Key=key)
-        except _s3_errors() as err:
-            raise DeadLetterError(f"cannot delete s3://{self.bucket}/{key}: {err}") from None
+        client = self._client()
+        self._bounded(
+            lambda: client.delete_object(Bucket=self.bucket, Key=key), f"cannot delete s3://{self.bucket}/{key}"
+        )
 
     # -- S3 ----------------------------------------------------------------------
     def _put(self, key: str, lines: list[bytes], time_left: float | None = None) -> None:
-        """PUT the object; with `time_left`, the whole write is bounded by it, retries included."""
+        """PUT the object, within `time_left` (CALL_SECONDS when the caller has no deadline), retries included."""
         body = gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6)
         client = self._client()
-        unwritable: tuple[type[Exception], ...] = (TimeoutError, *_s3_errors())
-
-        def write() -> None:
-            client.put_object(
+        self._bounded(
+            lambda: client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
-            )
+            ),
+            f"cannot write s3://{self.bucket}/{key}",
+            time_left,
+        )
 
+    @staticmethod
+    def _bounded[T](call: Callable[[], T], failure: str, time_left: float | None = None) -> T:
+        """`call()` bounded as a whole (botocore bounds each attempt); any S3 failure is a DeadLetterError."""
+        failures: tuple[type[Exception], ...] = (TimeoutError, *_s3_errors())
         try:
-            if time_left is None:
-                write()
-            else:
-                call_within(time_left, write, f"writing s3://{self.bucket}/{key}")
-        except unwritable as err:
-            raise DeadLetterError(f"cannot write s3://{self.bucket}/{key}: {err}") from None
+            return call_within(CALL_SECONDS if time_left is None else time_left, call, failure.removeprefix("cannot "))
+        except failures as err:
+            raise DeadLetterError(f"{failure}: {err}") from None
 
     def _client(self) -> Any:
         if self._s3 is None:

@@ -68,3 +68,7 @@ class NotDeliveredError(DeliveryError):
 
 class DeadLetterError(ForwarderError):
     """The dead-letter store could not be written or read."""
+
+
+class QueueError(ForwarderError):
+    """The on-failure queue could not be read, or a replayed message not removed from it."""

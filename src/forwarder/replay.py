@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
 from forwarder import jsjson
+from forwarder.bounded import call_within
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
 from forwarder.document import Document, Documents, make
-from forwarder.errors import DeadLetterError, ForwarderError, PayloadError
+from forwarder.errors import DeadLetterError, ForwarderError, PayloadError, QueueError
 from forwarder.handler import Runtime, prepare, process
 from forwarder.log import logger
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
+SQS_CALL_SECONDS = 30.0  # the whole of one SQS call, retries included: replay has no deadline of its own
 
 
 @dataclass
@@ -139,7 +142,10 @@ def replay_sqs(queue_url: str, run: Runtime, sqs: Any = None, progress: Progress
     report = ReplayReport()
     seen: set[str] = set()
     while True:
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=SQS_BATCH, WaitTimeSeconds=1)
+        answer = _sqs_call(
+            partial(sqs.receive_message, QueueUrl=queue_url, MaxNumberOfMessages=SQS_BATCH, WaitTimeSeconds=1),
+            f"receive from {queue_url}",
+        )
         messages = [message for message in answer.get("Messages", []) if message["MessageId"] not in seen]
         if not messages:  # empty, or only messages that already failed in this run
             return report
@@ -147,7 +153,11 @@ def replay_sqs(queue_url: str, run: Runtime, sqs: Any = None, progress: Progress
             seen.add(message["MessageId"])
             report.entries += 1
             if _replay_message(message["Body"], run):
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                # Not deleted (the call fails): it comes back and is re-sent, overwriting itself by _id.
+                _sqs_call(
+                    partial(sqs.delete_message, QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"]),
+                    f"delete a replayed message from {queue_url}",
+                )
                 report.indexed += 1
                 report.removed += 1
             else:
@@ -171,10 +181,22 @@ def _replay_message(body: str, run: Runtime) -> bool:
     return result.get("status") in ("ok", "control_message", "dead_lettered")
 
 
+def _sqs_call[T](call: Callable[[], T], what: str) -> T:
+    """`call()` bounded as a whole (botocore bounds each attempt); any SQS failure is a QueueError naming `what`."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call_within(SQS_CALL_SECONDS, call, what)
+    except (TimeoutError, BotoCoreError, ClientError) as err:
+        raise QueueError(f"cannot {what}: {err}") from None
+
+
 def _sqs_client(region: str) -> Any:
     import botocore.session
+    from botocore.config import Config
 
-    return botocore.session.get_session().create_client("sqs", region_name=region)
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+    return botocore.session.get_session().create_client("sqs", region_name=region, config=config)
 
 
 def parse_target(target: str) -> tuple[str, str, str]:
