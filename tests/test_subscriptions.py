@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +22,7 @@ from moto import mock_aws
 
 from forwarder import subscriptions
 from forwarder.cli import LocalContext
-from tests.conftest import ResponseCatcher, environ
+from tests.conftest import ResponseCatcher, client_for, environ
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 FILTER = "logs-opensearch"
@@ -266,3 +268,25 @@ def test_bad_properties_are_answered_as_failed(world: World, catcher: ResponseCa
     answer = catcher.answers[-1]
     assert answer["Status"] == "FAILED"
     assert "FilterName is missing" in answer["Reason"]
+
+
+def test_a_cloudwatch_logs_that_never_answers_is_answered_as_failed_well_before_the_timeout(
+    catcher: ResponseCatcher, silent_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's timeouts are per attempt (5 attempts of 5 s + 20 s here): each call is bounded as a whole."""
+    environ(monkeypatch, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}, "AWS_SESSION_TOKEN")
+    config = {"connect_timeout": 5, "read_timeout": 20, "retries": {"mode": "standard", "max_attempts": 5}}
+    logs, lambda_ = client_for("logs", silent_endpoint, **config), client_for("lambda", silent_endpoint, **config)
+    monkeypatch.setattr(
+        subscriptions, "clients", lambda deadline=None: subscriptions.Subscriber(logs, lambda_, deadline)
+    )
+    monkeypatch.setattr(subscriptions, "CALL_GRACE_SECONDS", 1.0)
+    context = LocalContext(timeout_ms=int((subscriptions.ANSWER_MARGIN_SECONDS + 2) * 1000))  # a deadline in 2 s
+    properties = {"FilterName": FILTER, "DestinationArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"}
+    started = time.monotonic()
+    subscriptions.handler(cfn(catcher, "Create", {**properties, "LogGroupNames": ["/x"]}), context)
+    elapsed = time.monotonic() - started
+    answer = catcher.answers[-1]
+    assert answer["Status"] == "FAILED"
+    assert re.search(r"describe_log_groups: no answer within [23]\.\d s", answer["Reason"]), answer["Reason"]
+    assert elapsed < 5, f"{elapsed:.1f} s: the deadline (2 s) and the grace past it (1 s), then the answer"

@@ -10,10 +10,12 @@ shutting the socket down (CutOff).
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 MIN_SECONDS = 0.5  # a call near the deadline still gets a chance
 
@@ -83,3 +85,22 @@ class CutOff:
                 with contextlib.suppress(OSError):
                     socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
                 self._socket, self.fired = None, True
+
+
+class BoundedClient:
+    """A botocore client whose every API call ends, retries included, within `seconds()` seconds."""
+
+    def __init__(self, client: Any, seconds: Callable[[], float]) -> None:
+        self._client = client
+        self._seconds = seconds
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._client, name)
+        if name not in self._client.meta.method_to_api_mapping:  # not an API call (a paginator, meta)
+            return found
+
+        def bounded(**params: Any) -> Any:
+            return call_within(self._seconds(), functools.partial(found, **params), name)
+
+        return bounded

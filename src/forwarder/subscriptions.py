@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from forwarder.bounded import BoundedClient
 from forwarder.cloudformation import answer_cloudformation
 from forwarder.delivery import Deadline
 from forwarder.errors import ForwarderError
@@ -41,6 +42,8 @@ from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
 ANSWER_MARGIN_SECONDS = 30.0  # kept back from the timeout: a long reconcile stops and CloudFormation hears of it
+CALL_GRACE_SECONDS = 20.0  # of that margin, what a call begun before the deadline may use; 10 s stay to answer
+CALL_SECONDS = 60.0  # one call's bound when there is no deadline (run outside Lambda)
 PERMISSION_WAIT_SECONDS = 30.0  # a new permission can take a few seconds before PutSubscriptionFilter sees it
 
 
@@ -122,8 +125,8 @@ class Subscriber:
     """CloudWatch Logs filters and the forwarder's resource policy, through botocore clients."""
 
     def __init__(self, logs: Any, lambda_: Any, deadline: Deadline | None = None) -> None:
-        self._logs = logs
-        self._lambda = lambda_
+        self._logs = BoundedClient(logs, self._call_seconds)
+        self._lambda = BoundedClient(lambda_, self._call_seconds)
         self._deadline = deadline
         self._granted: set[str] = set()  # source ARNs granted in this run: one AddPermission each
 
@@ -157,6 +160,10 @@ class Subscriber:
     def _out_of_time(self) -> bool:
         return self._deadline is not None and self._deadline.remaining() <= 0
 
+    def _call_seconds(self) -> float:
+        """One API call may use the deadline's time left and the grace past it, never CloudFormation's answer time."""
+        return CALL_SECONDS if self._deadline is None else self._deadline.remaining() + CALL_GRACE_SECONDS
+
     def chosen_groups(self, config: Config, report: Report) -> list[str]:
         groups: dict[str, None] = {}
         for name in config.names:
@@ -165,8 +172,13 @@ class Subscriber:
             else:
                 report.missing.append(name)
         for prefix in config.prefixes:
-            for page in self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+            token: dict[str, str] = {}
+            while True:  # page by page, each call bounded (a paginator's calls would not be)
+                page = self._logs.describe_log_groups(logGroupNamePrefix=prefix, **token)
                 groups.update((group["logGroupName"], None) for group in page.get("logGroups", []))
+                if not page.get("nextToken"):
+                    break
+                token = {"nextToken": page["nextToken"]}
         return list(groups)
 
     def subscribe(self, config: Config, group: str, report: Report) -> None:
@@ -227,7 +239,7 @@ class Subscriber:
                 return
             except self._logs.exceptions.InvalidParameterException as err:
                 # "Could not execute the lambda function": the permission has not reached Logs yet.
-                if "lambda" not in str(err).lower() or time.monotonic() > waited_until:
+                if "lambda" not in str(err).lower() or time.monotonic() > waited_until or self._out_of_time():
                     raise SubscriptionError(f"{group}: CloudWatch Logs refused the filter: {err}") from err
                 time.sleep(2)
 
@@ -274,9 +286,12 @@ def _statement_id(source_arn: str) -> str:
 
 def clients(deadline: Deadline | None = None) -> Subscriber:
     import botocore.session  # here: the forwarder itself never loads it for this
+    from botocore.config import Config
 
     session = botocore.session.get_session()
-    return Subscriber(session.create_client("logs"), session.create_client("lambda"), deadline)
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+    logs, lambda_ = session.create_client("logs", config=config), session.create_client("lambda", config=config)
+    return Subscriber(logs, lambda_, deadline)
 
 
 def _deadline(context: Any) -> Deadline | None:
