@@ -71,6 +71,13 @@ def test_a_control_message_decodes_as_control() -> None:
             NotAwslogsPayloadError,
             "logGroup",
         ),
+        (
+            event_of(
+                gzip.compress(b'{"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s"}')
+            ),
+            NotAwslogsPayloadError,
+            "logEvents is missing",
+        ),
     ],
 )
 def test_each_kind_of_bad_input_gets_its_own_error_naming_the_problem(event, error, words) -> None:

@@ -142,9 +142,9 @@ def _as_payload(doc: Any, size: int) -> Payload:
         raise NotAwslogsPayloadError(
             f"payload messageType is {message_type!r}, expected DATA_MESSAGE or CONTROL_MESSAGE"
         )
-    events = doc.get("logEvents", [])
-    if not isinstance(events, list):
-        raise NotAwslogsPayloadError("payload logEvents is not a list")
+    events = doc.get("logEvents", None if message_type == DATA_MESSAGE else [])
+    if not isinstance(events, list):  # a DATA_MESSAGE without its events is not what CloudWatch sends
+        raise NotAwslogsPayloadError(f"payload logEvents is {'missing' if events is None else 'not a list'}")
     fields = {}
     for key in ("owner", "logGroup", "logStream"):
         value = doc.get(key, "")
