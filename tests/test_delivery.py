@@ -674,3 +674,17 @@ def test_over_tls_a_whole_answer_is_read_and_a_trickling_one_cut_off(tmp_path, m
         assert sink.request("GET", "/", time_left=2).body == b"{}" and len(connections) == 2, "a new connection"
     finally:
         listener.close()
+
+
+def test_a_document_refused_after_an_unanswered_attempt_is_dead_lettered_saying_it_may_be_indexed(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    """Indexed, its answer lost, then refused for good: the dead letter must not claim it is not indexed."""
+    from forwarder.delivery import MAYBE_INDEXED
+
+    faults = iter([Fault(drop=True, serve_first=True), Fault(status=403)])
+    forwarder_env.request_fault = lambda path: next(faults, None)
+    result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    assert (result["dead_lettered"], forwarder_env.count()) == (1, 1), "indexed by the first attempt"
+    (entry,) = dead_letter.entries()
+    assert entry["reason"].startswith(MAYBE_INDEXED) and "HTTP 403" in entry["reason"]

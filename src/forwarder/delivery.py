@@ -27,6 +27,7 @@ from forwarder.sink import OpenSearchSink, Response
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_ITEM = frozenset({429, 502, 503, 504})
 MAX_BODY_CHARS_IN_REASON = 300
+MAYBE_INDEXED = "an earlier attempt went unanswered, so it may be indexed too; a replay overwrites it by _id"
 
 
 class Deadline:
@@ -85,6 +86,7 @@ class _Work:
     lines: bytes  # what is sent: the document's NDJSON, or its safe form's
     attempts: int = 0
     transient_failures: int = 0
+    answer_lost: bool = False  # an attempt went unanswered after it may have reached OpenSearch
     fallback_reason: str | None = None
     status: int | None = None
     error_type: str = ""
@@ -231,6 +233,7 @@ class Delivery:
     ) -> None:
         for item in chunk:
             item.failed(status, error_type, reason)
+            item.answer_lost |= maybe_processed
             if maybe_processed and not self._settings.sends_ids:
                 # Without `_id` a re-send may index the line twice: the dead letter decides.
                 self._dead(item, "no answer and no _id to re-send safely: it may have been indexed")
@@ -247,6 +250,8 @@ class Delivery:
                 self._dead(item, note)
 
     def _dead(self, item: _Work, note: str = "") -> None:
+        if item.answer_lost and not note:  # refused now, but an earlier attempt may have got through
+            note = MAYBE_INDEXED
         self.outcome.dead.append(item.undelivered(note))
 
 
