@@ -271,3 +271,15 @@ def test_a_log_group_holding_a_lone_surrogate_is_indexed_under_a_writable_name(f
     assert result["indexed"] == 1
     (index,) = forwarder_env.indices
     assert index == "mydata-lambda-odd_name-2026.11.22"
+
+
+def test_an_invocation_of_hundreds_of_requests_still_writes_its_metrics_as_one_line(
+    forwarder_env: StandIn, monkeypatch, capfd
+) -> None:
+    """Powertools flushes early on a metric's 100th value: the latencies stop at 99."""
+    monkeypatch.setenv("BULK_MAX_DOCS", "1")
+    handler.reset_runtime()
+    doc = payload_gen.clean_payload(seed=3, events=120)
+    assert handler.lambda_handler(payload_gen.event_for(doc), LocalContext())["requests"] == 120
+    (emf,) = emf_lines(capfd.readouterr().out)
+    assert single(emf["BulkRequests"]) == 120 and len(emf["BulkLatency"]) == 99 and single(emf["Indexed"]) == 120

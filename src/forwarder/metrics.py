@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from forwarder.log import SERVICE
 
 NAMESPACE = "CwlOpenSearchForwarder"
+MAX_LATENCIES = 99  # BulkLatency values per invocation (see record_requests)
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
 
@@ -30,7 +31,9 @@ def record_requests(payload_bytes: int, bulk_latencies_ms: list[float]) -> None:
     """The payload's inflated size and each _bulk request's latency (the dimension set by `count`)."""
     metrics.add_metric(name="BulkRequests", unit=MetricUnit.Count, value=len(bulk_latencies_ms))
     metrics.add_metric(name="PayloadBytes", unit=MetricUnit.Bytes, value=payload_bytes)
-    for latency in bulk_latencies_ms[:100]:  # EMF takes at most 100 values per metric
+    # EMF takes at most 100 values per metric, and Powertools flushes early on the 100th,
+    # splitting the invocation's metrics over two lines and leaving its own flush empty.
+    for latency in bulk_latencies_ms[:MAX_LATENCIES]:
         metrics.add_metric(name="BulkLatency", unit=MetricUnit.Milliseconds, value=round(latency, 1))
 
 
