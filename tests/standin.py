@@ -59,6 +59,8 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering (after serving)
     drop: bool = False  # close the connection without answering
     serve_first: bool = False  # with drop: index the request, then drop (the client cannot know)
+    raw: bytes | None = None  # answer these bytes instead (with status: without serving)
+    mangle: Callable[[Any], Any] | None = None  # serve, then answer what this makes of the answer
 
 
 RequestFault = Callable[[str], Fault | None]  # path -> fault, or None to serve normally
@@ -422,6 +424,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = fault.status, _error(fault.status, _STATUS_ERRORS.get(fault.status, "error"), "injected")
         else:
             status, answer = owner.handle(self.command, self.path, headers, wire)
+            if fault.mangle:
+                answer = fault.mangle(answer)
         body_bytes = len(wire)
         if headers.get("content-encoding", "").lower() == "gzip":
             with contextlib.suppress(OSError):
@@ -442,7 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         time.sleep(fault.delay)
-        payload = json.dumps(answer, separators=(",", ":")).encode()  # compact, as OpenSearch writes it
+        # Compact, as OpenSearch writes it; or the fault's bytes, whatever they are.
+        payload = fault.raw if fault.raw is not None else json.dumps(answer, separators=(",", ":")).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
