@@ -78,10 +78,9 @@ class DeadLetterStore:
     # -- reading back (replay) -------------------------------------------------
     # Replay is run by a person, with no deadline of its own: each of its calls gets CALL_SECONDS.
     def keys(self, prefix: str | None = None) -> Iterator[str]:
-        where = f"s3://{self.bucket}/{self.prefix if prefix is None else prefix}"
-        paginator = self._client().get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix if prefix is None else prefix))
-        while page := self._bounded(lambda: next(pages, None), f"cannot list {where}"):
+        prefix = self.prefix if prefix is None else prefix
+        pages = iter(self._client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix))
+        while page := self._bounded(lambda: next(pages, None), f"cannot list s3://{self.bucket}/{prefix}"):
             for listed in page.get("Contents", []):
                 if listed["Key"].endswith(".ndjson.gz"):
                     yield listed["Key"]
