@@ -15,7 +15,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
+.PHONY: setup test properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -29,6 +29,10 @@ $(INSTALLED): pyproject.toml src/requirements.txt
 test: setup
 	$(PY) -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# The delivery property over many more generated cases than `make test` runs, a new seed each time.
+properties: setup
+	PROPERTIES_PROFILE=long $(PY) -m pytest -q -p no:logging --hypothesis-show-statistics tests/test_properties.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts
