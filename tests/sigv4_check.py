@@ -107,8 +107,12 @@ def check(
         key = _hmac(key, part)
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, match["signature"]):
+        # As Amazon OpenSearch Service answers: the canonical string quotes the signed headers,
+        # the session token among them (a credential, in an answer a forwarder may log).
         return (
             "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method."
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+            f"\n\nThe Canonical String for this request should have been\n'{canonical}'"
+            f"\n\nThe String-to-Sign should have been\n'{to_sign}'\n"
         )
     return None

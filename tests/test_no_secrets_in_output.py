@@ -1,8 +1,11 @@
 """Nothing a failure prints holds a secret, a signature, a password or a whole document.
 
 Each scenario fails the way users see it fail (refused signatures, a rotated password that
-keeps failing, documents refused for good, a bad endpoint) and everything printed (the log
-lines, the EMF lines, stderr, the error's message) is scanned for what must never be there.
+keeps failing, documents refused for good, a bad endpoint, AWS answers quoting the request's
+credentials back) in the handler, the bootstrap, the subscriptions function and the CLI,
+and everything printed (the log lines, the EMF lines, stderr, the error's message) and
+everything answered or kept (CloudFormation's Reason, dead-letter reasons) is scanned for
+what must never be there.
 """
 
 from __future__ import annotations
@@ -10,19 +13,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from forwarder import handler
+from forwarder import bootstrap, cli, handler, subscriptions
 from forwarder.cli import LocalContext
-from tests.conftest import DeadLetterBucket
+from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.standin import StandIn
 from tests.test_basic_auth import internal_user  # noqa: F401 (the fixture)
 from tests.test_handler import event_with, one_event
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = "card 4111-1111-1111-1111 declined for alice@example.com " * 20  # a whole line, 1,100 characters
+TOKEN = "IQoJb3JpZ2luX2VjEDoNotPrintThisSessionToken+/=="
+SIGNATURE = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+# As AWS answers a signature it cannot match (OpenSearch Service, CloudWatch Logs, SQS): the
+# canonical request quoted back, session token included; then a proxy's echo of the request.
+QUOTING = (
+    "The request signature we calculated does not match the signature you provided.\n\n"
+    f"The Canonical String for this request should have been\n'POST\n/\n\nhost:x\nx-amz-security-token:{TOKEN}\n'"
+    "\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261202/us-east-1/es/aws4_request, "
+    f"Signature={SIGNATURE}"
+)
 
 
 def shown(capfd: pytest.CaptureFixture[str], error: BaseException | None = None) -> str:
@@ -35,6 +52,7 @@ def assert_clean(text: str, *secrets: str) -> None:
         assert secret not in text, f"{secret[:12]}... was printed"
     assert "Signature=" not in text and "X-Amz-Signature" not in text
     assert DOCUMENT not in text, "a whole document was printed"
+    assert TOKEN[:16] not in text and SIGNATURE[:16] not in text, "a quoted credential was printed"
 
 
 def test_a_refused_signature_prints_no_key_token_or_signature(forwarder_env: StandIn, monkeypatch, capfd) -> None:
@@ -86,3 +104,103 @@ def test_the_cli_refusing_an_endpoint_with_a_password_does_not_print_it(tmp_path
     assert done.returncode != 0
     assert "OPENSEARCH_ENDPOINT is not accepted" in done.stderr
     assert_clean(done.stdout + done.stderr, "hunter2-do-not-print")
+
+
+class QuotingAws:
+    """An AWS endpoint that refuses every request, quoting its credentials back (JSON or S3's XML)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def _refuse(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    body = json.dumps({"__type": "InvalidSignatureException", "message": QUOTING}).encode()
+                else:
+                    body = f"<Error><Code>SignatureDoesNotMatch</Code><Message>{QUOTING}</Message></Error>".encode()
+                self.send_response(403)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-amzn-query-error", "InvalidSignatureException;Sender")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _refuse
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def quoting_aws() -> Iterator[QuotingAws]:
+    endpoint = QuotingAws()
+    yield endpoint
+    endpoint.server.shutdown()
+
+
+def test_an_opensearch_answer_quoting_the_credentials_is_neither_printed_nor_kept(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capfd
+) -> None:
+    forwarder_env.queue_answer(403, {"message": QUOTING}, times=1)
+    result = handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())
+    assert result["dead_lettered"] == 1
+    (entry,) = dead_letter.entries()
+    assert "x-amz-security-token:<redacted>" in entry["reason"], entry["reason"]
+    assert_clean(shown(capfd) + json.dumps(entry))
+
+
+def test_the_bootstraps_failures_answer_and_print_no_credential(forwarder_env: StandIn, catcher, capfd) -> None:
+    forwarder_env.queue_answer(500, {"message": QUOTING}, times=1)
+    event = {
+        "RequestType": "Create",
+        "ResponseURL": catcher.url,  # its query holds a signature too
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "OpenSearchBootstrap",
+        "ResourceProperties": {"IndexPrefix": "mydata", "RetentionDays": "30"},
+    }
+    bootstrap.handler(event, LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "FAILED" and "HTTP 500" in answer["Reason"]
+    assert_clean(shown(capfd) + json.dumps(answer))
+
+
+def test_the_subscriptions_failures_answer_and_print_no_credential(
+    quoting_aws: QuotingAws, catcher: ResponseCatcher, monkeypatch, capfd
+) -> None:
+    logs, lambda_ = client_for("logs", quoting_aws.url), client_for("lambda", quoting_aws.url)
+    monkeypatch.setattr(
+        subscriptions, "clients", lambda deadline=None: subscriptions.Subscriber(logs, lambda_, deadline)
+    )
+    properties = {"FilterName": "f", "DestinationArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}
+    event = {
+        "RequestType": "Create",
+        "ResponseURL": catcher.url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logs/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "LogGroupSubscriptions",
+        "ResourceProperties": {**properties, "LogGroupNames": ["/x"]},
+    }
+    subscriptions.handler(event, LocalContext())
+    answer = catcher.answers[-1]
+    assert answer["Status"] == "FAILED" and "InvalidSignatureException" in answer["Reason"], answer["Reason"]
+    assert_clean(shown(capfd) + json.dumps(answer))
+
+
+@pytest.mark.parametrize(
+    ("source", "endpoint_variable", "error"),
+    [
+        ("sqs://sqs.us-east-1.amazonaws.com/1/q", "AWS_ENDPOINT_URL_SQS", "QueueError"),
+        ("s3://forwarder-dead-letter/dead-letter/", "AWS_ENDPOINT_URL_S3", "DeadLetterError"),
+    ],
+)
+def test_the_clis_replay_failures_print_no_credential(
+    forwarder_env: StandIn, quoting_aws: QuotingAws, monkeypatch, capfd, source, endpoint_variable, error
+) -> None:
+    monkeypatch.setenv(endpoint_variable, quoting_aws.url)
+    assert cli.main(["replay", source]) == 1
+    text = shown(capfd)
+    assert f"forwarder: {error}" in text and "Signature" in text, text
+    assert_clean(text)

@@ -158,10 +158,7 @@ class Bootstrap:
                 "BootstrapRevision and deploy again"
             )
         if not 200 <= answer.status < 300:
-            raise BootstrapError(
-                f"{method} {path.split('?')[0]} answered HTTP {answer.status}: "
-                f"{answer.body[:300].decode('utf-8', 'replace')}"
-            )
+            raise BootstrapError(f"{method} {path.split('?')[0]} answered HTTP {answer.status}: {answer.excerpt()}")
         parsed = json.loads(answer.body or b"{}")
         return parsed if isinstance(parsed, dict) else {}
 

@@ -14,6 +14,7 @@ import urllib3
 
 from forwarder.errors import ForwarderError
 from forwarder.log import logger
+from forwarder.scrub import scrubbed
 
 ANSWER_ATTEMPTS = 5
 
@@ -29,7 +30,7 @@ def answer_cloudformation(
     body = json.dumps(
         {
             "Status": status,
-            "Reason": reason or f"See CloudWatch Logs for {physical_id}",
+            "Reason": scrubbed(reason) or f"See CloudWatch Logs for {physical_id}",
             "PhysicalResourceId": physical_id,
             "StackId": event.get("StackId", ""),
             "RequestId": event.get("RequestId", ""),

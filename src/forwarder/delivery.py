@@ -26,7 +26,6 @@ from forwarder.sink import OpenSearchSink, Response
 
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_ITEM = frozenset({429, 502, 503, 504})
-MAX_BODY_CHARS_IN_REASON = 300
 MAYBE_INDEXED = "an earlier attempt went unanswered, so it may be indexed too; a replay overwrites it by _id"
 
 
@@ -110,8 +109,7 @@ class _Work:
 
 
 def _refusal(answer: Response) -> str:
-    body = answer.body[:MAX_BODY_CHARS_IN_REASON].decode("utf-8", "replace")
-    return f"_bulk answered HTTP {answer.status}: {body}"
+    return f"_bulk answered HTTP {answer.status}: {answer.excerpt()}"
 
 
 def _work_size(work: _Work) -> int:

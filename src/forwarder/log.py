@@ -9,12 +9,15 @@ from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
+from forwarder.scrub import scrubbed
+
 SERVICE = "cwl-opensearch-forwarder"
 
 
 class _CurrentStream:
     """Writes to whatever sys.stdout (or sys.stderr) is at the time of the write,
-    so a local command can move logs to stderr and tests can capture them."""
+    so a local command can move logs to stderr and tests can capture them; every
+    line passes through `scrubbed`, whatever error or answer it quotes."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -24,7 +27,7 @@ class _CurrentStream:
         return stream
 
     def write(self, text: str) -> int:
-        return self._target().write(text)
+        return self._target().write(scrubbed(text))
 
     def flush(self) -> None:
         self._target().flush()

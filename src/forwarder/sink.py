@@ -22,6 +22,7 @@ from isal import igzip
 from forwarder.basic_auth import SecretCredentials
 from forwarder.bounded import CutOff
 from forwarder.errors import ConfigError, TransportError
+from forwarder.scrub import scrubbed
 from forwarder.settings import Settings
 
 # ISA-L's level 1: 1,000 documents (552 KB) in 0.32 ms to 74 KB, where zlib's level 1
@@ -31,12 +32,17 @@ MIN_TIMEOUT = 0.1  # seconds: a request near the deadline still gets a chance
 READ_CHUNK = 1 << 16
 # Failures where the request never reached the server, so re-sending cannot duplicate.
 _NOT_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+EXCERPT_CHARS = 300  # of an answer, quoted in a reason or a log line
 
 
 @dataclass(frozen=True)
 class Response:
     status: int
     body: bytes
+
+    def excerpt(self) -> str:
+        """The answer's start as text for a reason or a log line, any quoted credential blanked."""
+        return scrubbed(self.body[:EXCERPT_CHARS].decode("utf-8", "replace"))
 
 
 class OpenSearchSink:
