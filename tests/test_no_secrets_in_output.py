@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 
 from forwarder import bootstrap, cli, handler, subscriptions
 from forwarder.cli import LocalContext
+from forwarder.errors import NotDeliveredError
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.standin import StandIn
 from tests.test_basic_auth import internal_user  # noqa: F401 (the fixture)
@@ -149,6 +151,15 @@ def test_an_opensearch_answer_quoting_the_credentials_is_neither_printed_nor_kep
     (entry,) = dead_letter.entries()
     assert "x-amz-security-token:<redacted>" in entry["reason"], entry["reason"]
     assert_clean(shown(capfd) + json.dumps(entry))
+
+
+def test_an_error_that_leaves_the_handler_holds_no_credential(forwarder_env: StandIn, capfd) -> None:
+    """Lambda's runtime prints such an error itself, traceback and all."""
+    forwarder_env.queue_answer(503, {"message": QUOTING}, times=10_000)  # an outage past the deadline
+    with pytest.raises(NotDeliveredError) as failed:
+        handler.lambda_handler(event_with(one_event("x", "1")), LocalContext(timeout_ms=3000))
+    assert "x-amz-security-token:<redacted>" in str(failed.value), str(failed.value)
+    assert_clean(shown(capfd) + "".join(traceback.format_exception(failed.value)))
 
 
 def test_the_bootstraps_failures_answer_and_print_no_credential(forwarder_env: StandIn, catcher, capfd) -> None:

@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 
 from forwarder.errors import ForwarderError
-from forwarder.scrub import scrubbed
 
 EXAMPLES = """examples:
   forwarder invoke events/eks-fluentd.json
@@ -123,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             files = _event_files(args.events)
             return _dry_run(files) if args.dry_run else _invoke(files)
     except ForwarderError as err:
-        print(scrubbed(f"forwarder: {type(err).__name__}: {err}"), file=sys.stderr)
+        print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 
@@ -176,7 +175,7 @@ def _invoke(files: list[Path]) -> int:
             with contextlib.redirect_stdout(sys.stderr):  # the metrics' EMF lines go with the logs
                 result = lambda_handler(event, LocalContext())
         except ForwarderError as err:
-            print(scrubbed(f"forwarder: {path}: {type(err).__name__}: {err}"), file=sys.stderr)
+            print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
             status = 1
             continue
         print(orjson.dumps({"file": str(path), **result}).decode())

@@ -1,8 +1,16 @@
 """Typed errors: each names what was wrong so a person can act on it."""
 
+from typing import Any
+
+from forwarder.scrub import scrubbed
+
 
 class ForwarderError(Exception):
-    """Base of every error the forwarder raises on purpose."""
+    """Base of every error the forwarder raises on purpose; its message never holds a quoted credential."""
+
+    def __init__(self, *args: Any) -> None:
+        # Lambda's runtime prints an error that leaves the handler itself, past our log stream.
+        super().__init__(*(scrubbed(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(ForwarderError):
