@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from forwarder import bootstrap, cli, handler, subscriptions
 from forwarder.cli import LocalContext
 from forwarder.errors import NotDeliveredError
+from forwarder.scrub import scrubbed
+from forwarder.sink import Response
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.standin import StandIn
 from tests.test_basic_auth import internal_user  # noqa: F401 (the fixture)
@@ -215,3 +219,19 @@ def test_the_clis_replay_failures_print_no_credential(
     text = shown(capfd)
     assert f"forwarder: {error}" in text and "Signature" in text, text
     assert_clean(text)
+
+
+@given(
+    token=st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", min_size=16, max_size=1200
+    ),
+    preamble=st.text(max_size=300),
+    as_json=st.booleans(),
+)
+def test_a_quoted_session_token_never_survives_in_any_answer_text(token: str, preamble: str, as_json: bool) -> None:
+    assume(token[:16] not in preamble)
+    canonical = f"POST\n/_bulk\n\nhost:x\nx-amz-date:20261202T000000Z\nx-amz-security-token:{token}\n\nhost;x-amz-date"
+    message = f"{preamble}The Canonical String for this request should have been\n'{canonical}'"
+    body = json.dumps({"message": message}).encode() if as_json else message.encode()
+    for text in (scrubbed(body.decode()), Response(403, body).excerpt()):
+        assert token[:16] not in text
