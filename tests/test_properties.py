@@ -107,7 +107,8 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.integers(0, 5)) == 0:  # hostile: a sixth of the payloads
         for _ in range(draw(st.integers(1, 3))):
-            entries = [entry for entry in payload.get("logEvents") or [] if isinstance(entry, dict)]
+            listed = payload.get("logEvents")  # replaced by any JSON value in an earlier round, maybe
+            entries = [entry for entry in listed if isinstance(entry, dict)] if isinstance(listed, list) else []
             where = draw(st.sampled_from(["payload", "event"] if entries else ["payload"]))
             target = payload if where == "payload" else draw(st.sampled_from(entries))
             key = draw(st.sampled_from([*sorted(target), "extractedFields", "unexpected"]))
