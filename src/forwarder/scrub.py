@@ -12,6 +12,7 @@ import re
 
 # A credential's value runs to the end of its header line, query parameter or quoted string
 # (a backslash: JSON-escaped text, where a newline is written "\n").
+_NAMES = ("x-amz-security-token", "signature=", "x-amz-credential=", "authorization:")
 _QUOTED_CREDENTIAL = re.compile(
     r"(x-amz-security-token[:=]|signature=|x-amz-credential=|authorization:)[^'\"&\\\r\n]*", re.IGNORECASE
 )
@@ -19,4 +20,7 @@ _QUOTED_CREDENTIAL = re.compile(
 
 def scrubbed(text: str) -> str:
     """`text` with the value of every quoted credential replaced by <redacted>."""
+    lowered = text.lower()  # the regex scans every position: 20 us a log line, where this costs 1 us
+    if not any(name in lowered for name in _NAMES):
+        return text
     return _QUOTED_CREDENTIAL.sub(r"\1<redacted>", text)
