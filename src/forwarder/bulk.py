@@ -14,6 +14,8 @@ from forwarder.document import Documents
 MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value
 _ERROR_KEY = b'"error"'  # in an answer whose "errors" is false only if an item fails all the same
 _SUCCESS_STATUS = b'"status":2'  # once per item when every item succeeded (OpenSearch writes no spaces)
+_NO_ERRORS = b'"errors":false'
+_HEAD_BYTES = 100  # where OpenSearch writes "errors", after "took" (and "ingest_took")
 # An item the answer does not account for: counted as not indexed and sent again (a re-send
 # with the same _id overwrites; without one, the dead letter decides).
 BAD_ANSWER = "bad_answer"
@@ -56,21 +58,21 @@ def ndjson(documents: Documents) -> bytes:
     return b"".join(documents.lines)
 
 
-def parse_items(body: bytes) -> list[ItemResult]:
-    """Read a 2xx `_bulk` answer: one result per item, in the order the items were sent.
+def parse_items(body: bytes, sent: int) -> list[ItemResult]:
+    """Read a 2xx `_bulk` answer to `sent` documents: one result per item, in the order sent.
 
     Each item's own status decides, never the answer's "errors" flag. An item that is not
     an object, or has no numeric status, is a BAD_ANSWER: not indexed, and safe to send again.
     """
+    if _NO_ERRORS in body[:_HEAD_BYTES] and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == sent:
+        # Every item says 2xx: reading a 1,000-item answer would cost 1.3 ms, this 0.1 ms.
+        return [_SUCCEEDED] * sent
     answer = _loads(body)
     if not isinstance(answer, dict):
         return []
     items = answer.get("items")
     if not isinstance(items, list):
         return []
-    if answer.get("errors") is False and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == len(items):
-        # Every item says 2xx: walking 1,000 items would cost as much as reading the answer did.
-        return [_SUCCEEDED] * len(items)
     return [_item_result(item) for item in items]
 
 

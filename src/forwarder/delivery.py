@@ -196,7 +196,7 @@ class Delivery:
 
     def _read_items(self, chunk: list[_Work], body: bytes) -> None:
         try:
-            results = bulk.parse_items(body)
+            results = bulk.parse_items(body, len(chunk))
         except ValueError as err:
             results, problem = [], f"unreadable _bulk answer: {err}"
         else:
