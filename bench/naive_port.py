@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,7 +78,7 @@ def handler(event: dict[str, Any], search: OpenSearch) -> None:
 def main() -> int:
     endpoint, *files = sys.argv[1:]
     search = client(endpoint)
-    events = [json.loads(open(name).read()) for name in files]
+    events = [json.loads(Path(name).read_text()) for name in files]
     handler(events[0], search)
     cpu, started = time.process_time(), time.perf_counter()
     for event in events[1:]:
