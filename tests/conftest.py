@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +21,7 @@ from opensearchpy import OpenSearch
 
 from forwarder import handler
 from tests import opensearch_node
+from tests.sam import REPO, SAM_VENV
 from tests.standin import StandIn
 
 # Retries at test speed: the same code paths, milliseconds instead of seconds.
@@ -263,6 +265,30 @@ def dead_letter(forwarder_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iter
         handler.reset_runtime()
         yield DeadLetterBucket(s3)
         handler.reset_runtime()
+
+
+@pytest.fixture
+def internal_user(forwarder_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[StandIn, Any, str]]:
+    """The stand-in requiring an internal user's basic auth, its secret in moto's Secrets Manager."""
+    with mock_aws():
+        restore_standin_credentials(forwarder_env, monkeypatch)
+        secrets = boto3.client("secretsmanager", region_name=forwarder_env.region)
+        arn = secrets.create_secret(
+            Name="opensearch/forwarder", SecretString=json.dumps({"username": "forwarder", "password": "s3cret-1"})
+        )["ARN"]
+        forwarder_env.basic_auth = ("forwarder", "s3cret-1")
+        monkeypatch.setenv("OPENSEARCH_SECRET_ARN", arn)
+        handler.reset_runtime()
+        yield forwarder_env, secrets, arn
+        handler.reset_runtime()
+
+
+@pytest.fixture(scope="module")
+def sam_tools() -> Path:
+    """The bin folder of the SAM tools' virtualenv, installed once (`make sam-tools`)."""
+    done = subprocess.run(["make", "-s", "sam-tools"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return SAM_VENV / "bin"
 
 
 def restore_standin_credentials(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from forwarder import handler
 from forwarder.cli import LocalContext
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
-from tests.conftest import client_for, restore_standin_credentials
-from tests.standin import StandIn
-from tests.test_handler import event_with, one_event
-
-
-@pytest.fixture
-def internal_user(forwarder_env: StandIn, monkeypatch):
-    with mock_aws():
-        restore_standin_credentials(forwarder_env, monkeypatch)
-        secrets = boto3.client("secretsmanager", region_name=forwarder_env.region)
-        arn = secrets.create_secret(
-            Name="opensearch/forwarder", SecretString=json.dumps({"username": "forwarder", "password": "s3cret-1"})
-        )["ARN"]
-        forwarder_env.basic_auth = ("forwarder", "s3cret-1")
-        monkeypatch.setenv("OPENSEARCH_SECRET_ARN", arn)
-        handler.reset_runtime()
-        yield forwarder_env, secrets, arn
-        handler.reset_runtime()
+from tests.conftest import client_for
+from tests.events import event_with, one_event
 
 
 def test_requests_carry_the_internal_users_basic_auth_instead_of_sigv4(internal_user) -> None:

@@ -27,8 +27,8 @@ from tests.conftest import (
     restore_standin_credentials,
     self_signed_certificate,
 )
+from tests.events import GROUP, event_with, log_lines, one_event
 from tests.standin import Fault, StandIn
-from tests.test_handler import GROUP, event_with, log_lines, one_event
 
 INDEX = "mydata-payments-payments-api-2026.11.22"
 

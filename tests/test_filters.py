@@ -9,8 +9,8 @@ from forwarder.cli import LocalContext
 from forwarder.errors import ConfigError
 from forwarder.filters import Filters
 from forwarder.settings import Settings
+from tests.events import emf_lines, event_with, one_event, single
 from tests.standin import StandIn
-from tests.test_handler import emf_lines, event_with, one_event, single
 
 INDEX = "mydata-payments-payments-api-2026.11.22"
 

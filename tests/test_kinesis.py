@@ -10,8 +10,8 @@ from forwarder import handler
 from forwarder.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import DeadLetterBucket
+from tests.events import event_with, one_event
 from tests.standin import StandIn
-from tests.test_handler import event_with, one_event
 
 
 def kinesis_record(data: str, sequence: str) -> dict:

@@ -30,9 +30,8 @@ from forwarder.errors import NotDeliveredError
 from forwarder.scrub import scrubbed
 from forwarder.sink import Response
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
+from tests.events import event_with, one_event
 from tests.standin import StandIn
-from tests.test_basic_auth import internal_user  # noqa: F401 (the fixture)
-from tests.test_handler import event_with, one_event
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = "card 4111-1111-1111-1111 declined for alice@example.com " * 20  # a whole line, 1,100 characters
@@ -71,7 +70,7 @@ def test_a_refused_signature_prints_no_key_token_or_signature(forwarder_env: Sta
     assert_clean(text, "wrong-secret-key-do-not-print", forwarder_env.credentials.session_token or "no-token")
 
 
-def test_a_password_that_keeps_failing_is_not_printed(internal_user, capfd) -> None:  # noqa: F811
+def test_a_password_that_keeps_failing_is_not_printed(internal_user, capfd) -> None:
     standin, _, _ = internal_user
     standin.basic_auth = ("forwarder", "a-password-the-forwarder-does-not-have")
     with pytest.raises(Exception) as failed:

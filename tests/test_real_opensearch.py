@@ -24,7 +24,7 @@ from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
 from tests import payload_gen
 from tests.conftest import RealOpenSearch
-from tests.test_handler import GROUP, event_with, one_event
+from tests.events import GROUP, event_with, one_event
 
 pytestmark = pytest.mark.opensearch
 

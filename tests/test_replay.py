@@ -15,8 +15,8 @@ from forwarder.errors import ForwarderError
 from forwarder.replay import parse_target
 from tests import payload_gen
 from tests.conftest import DeadLetterBucket
+from tests.events import event_with, one_event
 from tests.standin import StandIn
-from tests.test_handler import event_with, one_event
 
 BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/index write (api)];")
 

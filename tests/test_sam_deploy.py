@@ -32,7 +32,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import environ
-from tests.test_template import REGION, REPO, sam_build, sam_tools  # noqa: F401 (sam_tools is a fixture)
+from tests.sam import REGION, REPO, sam_build
 
 pytestmark = pytest.mark.template
 
@@ -41,7 +41,7 @@ MANAGED_STACK = "aws-sam-cli-managed-default"
 
 
 @pytest.fixture(scope="module")
-def built(sam_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def built(sam_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make build`'s output: build/sam/ with the template and the functions."""
     build_dir = tmp_path_factory.mktemp("build") / "sam"
     sam_build(sam_tools, build_dir, "arm64")
@@ -89,7 +89,7 @@ def project(built: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def sam(sam_tools: Path, project: Path, env: dict[str, str], *args: str, answers: str | None = None):  # noqa: F811
+def sam(sam_tools: Path, project: Path, env: dict[str, str], *args: str, answers: str | None = None):
     done = subprocess.run(
         [str(sam_tools / "sam"), "deploy", *args],
         cwd=project,
@@ -145,7 +145,7 @@ GUIDED_ANSWERS = "\n".join(
 
 
 def test_guided_asks_for_every_parameter_saves_the_answers_and_reaches_cloudformation(
-    sam_tools: Path,  # noqa: F811
+    sam_tools: Path,
     project: Path,
     aws: dict[str, str],
 ) -> None:
@@ -189,7 +189,7 @@ def test_guided_asks_for_every_parameter_saves_the_answers_and_reaches_cloudform
 
 
 def test_a_plain_deploy_with_parameter_overrides_reaches_cloudformation(
-    sam_tools: Path,  # noqa: F811
+    sam_tools: Path,
     project: Path,
     aws: dict[str, str],
 ) -> None:

@@ -23,22 +23,12 @@ import pytest
 from moto import mock_aws
 
 from tests import payload_gen
+from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, sam_build
 from tests.standin import StandIn
 
-REPO = Path(__file__).resolve().parents[1]
-SAM_VENV = REPO / ".venv-sam"
 LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
-ACCOUNT, REGION = "123456789012", "us-east-1"
-TOOLS_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
 
 pytestmark = pytest.mark.template
-
-
-@pytest.fixture(scope="module")
-def sam_tools() -> Path:
-    done = subprocess.run(["make", "-s", "sam-tools"], cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return SAM_VENV / "bin"
 
 
 def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -51,30 +41,6 @@ def test_sam_validate_lint_and_cfn_lint_pass(sam_tools: Path) -> None:
     assert "is a valid SAM Template" in validated.stdout + validated.stderr
     linted = run([str(sam_tools / "cfn-lint"), "template.yaml"])
     assert linted.returncode == 0, linted.stdout + linted.stderr
-
-
-def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:
-    python_dir = Path(sys.base_exec_prefix) / "bin"  # the interpreter this venv was made from: 3.13
-    env = {**TOOLS_ENV, "PATH": f"{python_dir}:{TOOLS_ENV['PATH']}"}
-    done = subprocess.run(
-        [
-            str(sam_tools / "sam"),
-            "build",
-            "--build-dir",
-            str(build_dir),
-            "--region",
-            REGION,
-            "--parameter-overrides",
-            f"Architecture={architecture}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return build_dir / "ForwarderFunction"
 
 
 ELF_AARCH64 = 0xB7  # e_machine, the ELF header's bytes 18-19

@@ -6,8 +6,8 @@ import contextlib
 
 from forwarder import handler, tracing
 from forwarder.cli import LocalContext
+from tests.events import event_with, one_event
 from tests.standin import StandIn
-from tests.test_handler import event_with, one_event
 
 
 class RecordingProvider:
