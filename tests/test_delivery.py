@@ -589,6 +589,25 @@ def test_an_answer_that_trickles_in_is_given_up_at_the_deadline(
     assert time.monotonic() - started < 4, "the whole answer, headers too, is bounded by the deadline, not each read"
 
 
+def test_a_cut_off_is_named_so_even_when_the_reader_wakes_before_the_watcher_is_done(
+    forwarder_env: StandIn, monkeypatch
+) -> None:
+    import socket
+
+    shutdown = socket.socket.shutdown
+
+    def shutdown_then_stall(sock: socket.socket, how: int) -> None:
+        shutdown(sock, how)
+        time.sleep(0.3)  # the reader sees its read end while the watcher is still here
+
+    monkeypatch.setattr(socket.socket, "shutdown", shutdown_then_stall)
+    monkeypatch.setenv("RETRY_MAX_SECONDS", "1")
+    handler.reset_runtime()
+    forwarder_env.request_fault = lambda path: Fault(delay=5)
+    with pytest.raises(NotDeliveredError, match=r"no whole answer from .* within \d\.\d s: cut off"):
+        handler.lambda_handler(event_with(one_event("x", "1")), LocalContext(timeout_ms=3000))
+
+
 def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
     """botocore bounds each attempt, not the whole; the store bounds the whole."""
     from forwarder.deadletter import DeadLetterStore

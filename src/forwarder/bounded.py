@@ -81,10 +81,12 @@ class CutOff:
                 if self._socket is None or left > 0:
                     self._changed.wait(None if self._socket is None else left)
                     continue
+                # Said before the shutdown: the reader wakes on it and asks at once why its read ended.
+                self.fired = True
                 # The plain socket's shutdown: SSLSocket's own would drop its TLS state under the reader.
                 with contextlib.suppress(OSError):
                     socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
-                self._socket, self.fired = None, True
+                self._socket = None
 
 
 class BoundedClient:
