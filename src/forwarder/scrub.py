@@ -12,10 +12,9 @@ import re
 
 # A credential's value runs to the end of its header line, query parameter or quoted string
 # (a backslash: JSON-escaped text, where a newline is written "\n").
-_NAMES = ("x-amz-security-token", "signature=", "x-amz-credential=", "authorization:")
-_QUOTED_CREDENTIAL = re.compile(
-    r"(x-amz-security-token[:=]|signature=|x-amz-credential=|authorization:)[^'\"&\\\r\n]*", re.IGNORECASE
-)
+_NAMES = ("x-amz-security-token:", "x-amz-security-token=", "signature=", "x-amz-credential=", "authorization:")
+_VALUE = r"[^'\"&\\\r\n]*"
+_QUOTED_CREDENTIAL = re.compile("(" + "|".join(map(re.escape, _NAMES)) + ")" + _VALUE, re.IGNORECASE)
 
 
 def scrubbed(text: str) -> str:
