@@ -15,7 +15,7 @@ import pytest
 
 from forwarder import delivery, handler
 from forwarder.cli import LocalContext
-from forwarder.document import Documents, make
+from forwarder.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sink import OpenSearchSink
@@ -465,7 +465,7 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     standin = forwarder_env
     standin.queue_answer(503, times=10_000)
     settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
-    doc = make(INDEX, "1", b'{"@message":"x"}')
+    doc = Document(INDEX, "1", b'{"@message":"x"}')
     outcome = delivery.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, delivery.Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
@@ -616,7 +616,8 @@ def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent
     retries = {"mode": "standard", "max_attempts": 5}
     s3 = client_for("s3", silent_endpoint, retries=retries, connect_timeout=5, read_timeout=20)
     store = DeadLetterStore("forwarder-dead-letter", "dead-letter/", "us-east-1", client=s3)
-    item = delivery.Undelivered(make("mydata-x-2026.11.22", "1", b'{"a":1}'), 403, "cluster_block_exception", "r", 1)
+    document = Document("mydata-x-2026.11.22", "1", b'{"a":1}')
+    item = delivery.Undelivered(document, 403, "cluster_block_exception", "r", 1)
     started = time.monotonic()
     with pytest.raises(DeadLetterError, match=r"no answer within 1\.5 s"):
         store.put_documents([item], "/aws/x", "s", time_left=1.5)

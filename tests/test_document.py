@@ -7,11 +7,11 @@ import gc
 import pytest
 
 from forwarder import collector
-from forwarder.document import Document, Documents, make
+from forwarder.document import Document, Documents
 
 
 def three() -> list[Document]:
-    return [make(f"index-{n % 2}", f"id-{n}", b'{"n":%d}' % n) for n in range(3)]
+    return [Document(f"index-{n % 2}", f"id-{n}", b'{"n":%d}' % n) for n in range(3)]
 
 
 def test_documents_hold_what_they_were_made_of() -> None:
@@ -22,7 +22,7 @@ def test_documents_hold_what_they_were_made_of() -> None:
     assert [documents[n] for n in range(3)] == made
     assert documents[-1] == made[-1]
     assert list(documents[1:]) == made[1:]
-    assert documents.lines == [document.lines for document in made]
+    assert documents.sources == [document.source for document in made]
     assert documents[2].source == b'{"n":2}'
 
 

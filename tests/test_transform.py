@@ -129,15 +129,19 @@ def test_the_event_id_is_the_bulk_id_so_resending_is_idempotent() -> None:
     assert action == {"index": {"_index": "mydata-payments-payments-api-2026.11.22", "_id": "3811234"}}
 
 
-def test_without_an_id_only_the_action_line_differs() -> None:
-    events = [event('{"@timestamp": "x", "a": 1}', id="7"), event("plain", id="8")]  # the dict way and the bytes way
-    with_id = transform.to_documents(payload(*events), "mydata")
-    without = transform.to_documents(payload(*events), "mydata", with_id=False)
-    assert [doc.source for doc in without] == [doc.source for doc in with_id]
-    for doc in without:
-        action, source, end = doc.lines.split(b"\n")
+def test_the_bulk_lines_carry_the_id_only_where_it_is_sent() -> None:
+    # the dict way, the bytes way, and an id orjson refuses to write (a lone surrogate)
+    events = [event('{"@timestamp": "x", "a": 1}', id="7"), event("plain", id="8"), event("x", id="9\ud800")]
+    documents = transform.to_documents(payload(*events), "mydata")
+    with_ids, without = bulk.lines(documents, with_id=True), bulk.lines(documents, with_id=False)
+    for doc, with_id, no_id in zip(documents, with_ids, without, strict=True):
+        action, source, end = no_id.split(b"\n")
         assert (json.loads(action), source, end) == ({"index": {"_index": doc.index_name}}, doc.source, b"")
-    assert json.loads(with_id[1].source)["@id"] == "8"
+        action, source, end = with_id.split(b"\n")
+        expected = {"index": {"_index": doc.index_name, "_id": doc.id}}
+        assert (json.loads(action), source, end) == (expected, doc.source, b"")
+    assert json.loads(documents[1].source)["@id"] == "8"
+    assert bulk.ndjson(documents) == b"".join(with_ids) and bulk.ndjson(documents, with_id=False) == b"".join(without)
 
 
 # -- deliberate deviations ------------------------------------------------------

@@ -1,16 +1,23 @@
-"""Documents -> `_bulk` NDJSON bodies in bounded chunks, and the `_bulk` answer -> per-item results."""
+"""The `_bulk` wire format, both ways: documents -> NDJSON lines in bounded chunks, the answer -> per-item results.
+
+The one place that writes an action line and decides whether it carries `_id`.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import orjson
 
+from forwarder import jsjson
 from forwarder.document import Documents
 
+_ID_END = b"}}\n"  # closes the action line after the `_id`
 MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value
 _ERROR_KEY = b'"error"'  # in an answer whose "errors" is false only if an item fails all the same
 _SUCCESS_STATUS = b'"status":2'  # once per item when every item succeeded (OpenSearch writes no spaces)
@@ -53,9 +60,42 @@ def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_
         yield chunk
 
 
-def ndjson(documents: Documents) -> bytes:
+def lines(documents: Documents, with_id: bool) -> list[bytes]:
+    """Each document's action line and source line, each ending in \\n: what a `_bulk` body holds.
+
+    `_id` is the CloudWatch event id, so a re-sent event overwrites itself, never
+    duplicates; Serverless time-series collections refuse an `_id`, hence `with_id=False`.
+    """
+    starts = {index: _action_start(index, with_id) for index in set(documents.index_names)}
+    actions = map(starts.__getitem__, documents.index_names)
+    if not with_id:
+        return list(map(b"".join, zip(actions, documents.sources, repeat(b"\n"))))
+    try:
+        ids = list(map(orjson.dumps, documents.ids))
+    except TypeError:  # a lone surrogate, which orjson refuses to write
+        ids = list(map(jsjson.dumps, documents.ids))
+    return list(map(b"".join, zip(actions, ids, repeat(_ID_END), documents.sources, repeat(b"\n"))))
+
+
+def line(index_name: str, doc_id: str, source: bytes, with_id: bool) -> bytes:
+    """One document's two lines, as `lines` writes them."""
+    return lines(Documents([index_name], [doc_id], [source]), with_id)[0]
+
+
+def ndjson(documents: Documents, with_id: bool = True) -> bytes:
     """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `chunks`)."""
-    return b"".join(documents.lines)
+    return b"".join(lines(documents, with_id))
+
+
+@functools.lru_cache(maxsize=256)
+def _action_start(index_name: str, with_id: bool) -> bytes:
+    """The action line up to the `_id`'s JSON, which _ID_END follows; without `_id`, the whole line.
+
+    No `_type`: OpenSearch 2.x and Elasticsearch 8 reject it.
+    """
+    if not with_id:
+        return b'{"index":{"_index":%b}}\n' % orjson.dumps(index_name)
+    return b'{"index":{"_index":%b,"_id":' % orjson.dumps(index_name)
 
 
 def parse_items(body: bytes, sent: int) -> list[ItemResult]:

@@ -157,7 +157,7 @@ def _dry_run(files: list[Path]) -> int:
         documents = prepare(_read_event(path), settings).documents  # filters and redaction as sent
         if documents:
             try:
-                sys.stdout.buffer.write(bulk.ndjson(documents))
+                sys.stdout.buffer.write(bulk.ndjson(documents, settings.sends_ids))
                 sys.stdout.flush()
             except BrokenPipeError:  # `| head`: the reader has seen enough
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -82,7 +82,7 @@ class Outcome:
 class _Work:
     documents: Documents
     position: int  # of the document in `documents`
-    lines: bytes  # what is sent: the document's NDJSON, or its safe form's
+    lines: bytes  # what is sent: the document's `_bulk` lines, or its safe form's
     attempts: int = 0
     transient_failures: int = 0
     answer_lost: bool = False  # an attempt went unanswered after it may have reached OpenSearch
@@ -137,7 +137,8 @@ class Delivery:
         self._resend: list[_Work] = []  # safe forms: right away
 
     def run(self, documents: Documents) -> Outcome:
-        work = list(map(_Work, repeat(documents), range(len(documents)), documents.lines))
+        lines = bulk.lines(documents, self._settings.sends_ids)
+        work = list(map(_Work, repeat(documents), range(len(documents)), lines))
         backoffs = 0
         while work:
             self._retry, self._resend = [], []
@@ -216,7 +217,8 @@ class Delivery:
                 self._transient([item], result.status, result.error_type, result.reason)
             elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
                 item.fallback_reason = f"{result.error_type}: {result.reason}"
-                item.lines = fallback.safe_form(item.document, item.fallback_reason, self._settings.sends_ids).lines
+                safe = fallback.safe_form(item.document, item.fallback_reason)
+                item.lines = bulk.line(*safe, with_id=self._settings.sends_ids)
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
                 self._dead(item.failed(result.status, result.error_type, result.reason))

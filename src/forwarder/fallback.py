@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from forwarder import jsjson
-from forwarder.document import Document, make
+from forwarder.document import Document
 
 KEPT_FIELDS = ("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream")
 FIELDS_JSON = "@fields_json"  # the rest of the source, serialized
@@ -32,7 +32,7 @@ def is_content_rejection(error_type: str, reason: str) -> bool:
     )
 
 
-def safe_form(document: Document, reason: str, with_id: bool = True) -> Document:
+def safe_form(document: Document, reason: str) -> Document:
     """The same index and `_id`, with only the `@`-fields as fields."""
     source = jsjson.loads(document.source)
     safe = {key: source[key] for key in KEPT_FIELDS if key in source}
@@ -40,4 +40,4 @@ def safe_form(document: Document, reason: str, with_id: bool = True) -> Document
     if rest:
         safe[FIELDS_JSON] = jsjson.dumps(rest).decode()
     safe[REASON] = reason
-    return make(document.index_name, document.id, jsjson.dumps(safe), with_id)
+    return document._replace(source=jsjson.dumps(safe))

@@ -99,7 +99,7 @@ def prepare(event: Any, settings: Settings) -> Prepared:
         if settings.filters.active and not payload.is_control:
             kept, excluded, redacted = settings.filters.apply(payload.log_events)
             payload = dataclasses.replace(payload, log_events=kept)
-        documents = transform.to_documents(payload, settings.index_prefix, settings.sends_ids)
+        documents = transform.to_documents(payload, settings.index_prefix)
     return Prepared(payload, documents, excluded, redacted)
 
 

@@ -20,7 +20,7 @@ from forwarder import jsjson
 from forwarder.bounded import call_within
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
-from forwarder.document import Document, Documents, make
+from forwarder.document import Document, Documents
 from forwarder.errors import DeadLetterError, ForwarderError, PayloadError, QueueError
 from forwarder.handler import Runtime, prepare, process
 from forwarder.log import logger
@@ -89,17 +89,15 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
             remaining.append(entry)
             continue
         try:
-            document = make(
-                str(entry["index"]), str(entry["id"]), jsjson.dumps(entry["source"]), run.settings.sends_ids
-            )
+            document = Document(str(entry["index"]), str(entry["id"]), jsjson.dumps(entry["source"]))
         except (KeyError, TypeError):  # edited by hand, or not ours: kept, and said so
             remaining.append({**entry, "reason": "not a dead-letter document entry: index, id and source expected"})
             continue
-        known = sources.setdefault((document.index_name, document.id), document.lines)
-        if known != document.lines:  # one _id, two sources: sending both would keep only the last
+        known = sources.setdefault((document.index_name, document.id), document.source)
+        if known != document.source:  # one _id, two sources: sending both would keep only the last
             remaining.append({**entry, "reason": "another entry has the same index and id and another source"})
             continue
-        if known is not document.lines:  # the same document twice: sent once, kept with it if it fails
+        if known is not document.source:  # the same document twice: sent once, kept with it if it fails
             twins.setdefault((document.index_name, document.id), []).append(entry)
             continue
         documents.append(document)

@@ -1,24 +1,25 @@
 """Payload -> documents (index name, _id, source), as the Node reference builds them.
 
-Pure: no I/O. The source of each log event is the embedded JSON of its message
-(or its extractedFields), then the `@`-fields, exactly as the reference sets
-them; see ../shared/reference/README.md for what must match and what differs.
+Pure: no I/O, and blind to the destination (bulk.py writes the action lines).
+The source of each log event is the embedded JSON of its message (or its
+extractedFields), then the `@`-fields, exactly as the reference sets them; see
+../shared/reference/README.md for what must match and what differs.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import repeat, tee
+from itertools import repeat
 from typing import Any
 
 import orjson
 
 from forwarder import extracted, jsjson
 from forwarder.decode import LogEvent, Payload
-from forwarder.document import ID_END, Documents, action_start
+from forwarder.document import Documents
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
 
@@ -39,11 +40,8 @@ FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 
-def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> Documents:
+def to_documents(payload: Payload, index_prefix: str) -> Documents:
     """One document per log event, in event order. A control message gives none.
-
-    Each document holds its `_bulk` lines, action and source, made in the same
-    join; `with_id=False` leaves `_id` out of the action (Serverless time series).
 
     The work is done a column at a time (all ids, all timestamps, all messages)
     with `map` and `zip`, so that the per-event steps run in C; only the events
@@ -73,7 +71,7 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
 
     seconds = list(map(operator.floordiv, timestamps, repeat(1000)))
     index_of, stamp_of = _time_parts(set(seconds), index_base(payload.log_group, index_prefix))
-    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b}\n' % (
+    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b}' % (
         jsjson.dumps(payload.owner),
         jsjson.dumps(payload.log_group),
         jsjson.dumps(payload.log_stream),
@@ -91,23 +89,19 @@ def to_documents(payload: Payload, index_prefix: str, with_id: bool = True) -> D
             slow.append((position, source))
     # The @-fields appended as bytes give what setting them on the dict would (they
     # come last, in this order), for a fraction of the cost.
-    indices = list(map(index_of.__getitem__, seconds))
-    action_of = {index: action_start(index, with_id) for index in set(index_of.values())}
-    actions = list(map(action_of.__getitem__, indices))
-    parts = (heads, ids, messages, seconds, timestamps, stamp_of, actions, tail)
+    parts = (heads, ids, messages, seconds, timestamps, stamp_of, tail)
     try:
-        lines = _joined(*parts, _dumps, with_id)
+        sources = _joined(*parts, _dumps)
     except TypeError:  # lone surrogates
-        lines = _joined(*parts, jsjson.dumps, with_id)
-    for position, source in slow:  # its line keeps the join's action line; its source is written again
-        line = lines[position]
+        sources = _joined(*parts, jsjson.dumps)
+    for position, source in slow:  # written again, the dict way
         millis = _MS_SUFFIX[timestamps[position] % 1000][: len(".mmmZ")]
         iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + millis).decode()
         made = _with_at_fields(
             source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
         )
-        lines[position] = b"%b%b\n" % (line[: line.index(b"\n") + 1], made)
-    return Documents(indices, ids, lines)
+        sources[position] = made
+    return Documents(list(map(index_of.__getitem__, seconds)), ids, sources)
 
 
 def _joined(
@@ -117,30 +111,20 @@ def _joined(
     seconds: list[int],
     timestamps: list[int],
     stamp_of: dict[int, bytes],
-    actions: list[bytes],
     tail: bytes,
     dumps: Callable[[Any], bytes],
-    with_id: bool,
 ) -> list[bytes]:
-    """Each event's action line and source line; `actions` end before the `_id` when `with_id`.
+    """Each event's source.
 
     Every part is made as the join takes it: orjson's results hold a few KiB of
     spare capacity each, and keeping a list of them alive costs page faults.
     """
-    if with_id:  # the `_id` goes twice, in the action and as `@id`: tee hands each over once made
-        action_ids, source_ids = tee(map(dumps, ids))
-        id_end: Iterable[bytes] = repeat(ID_END)
-    else:
-        action_ids, source_ids, id_end = repeat(b""), map(dumps, ids), repeat(b"")
     return list(
         map(
             b"".join,
             zip(
-                actions,
-                action_ids,
-                id_end,
                 heads,
-                source_ids,
+                map(dumps, ids),
                 map(stamp_of.__getitem__, seconds),
                 map(_MS_SUFFIX.__getitem__, map(operator.mod, timestamps, repeat(1000))),
                 map(dumps, messages),
