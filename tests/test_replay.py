@@ -217,20 +217,20 @@ def test_lines_that_cannot_be_replayed_are_kept_and_the_rest_of_their_object_is(
 def test_one_poison_message_does_not_stop_the_queue_replay(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys, monkeypatch
 ) -> None:
-    from forwarder import replay
+    from forwarder import pipeline
 
     sqs = boto3.client("sqs", region_name=forwarder_env.region)
     queue = sqs.create_queue(QueueName="forwarder-on-failure")["QueueUrl"]
     for doc_id in ("a", "poison", "b"):
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(event_with(one_event(doc_id, doc_id))))
-    real = replay.process
+    real = pipeline.forward_event
 
-    def process(event, run, deadline):  # what any unforeseen failure of one message looks like
+    def forward_event(event, run, deadline):  # what any unforeseen failure of one message looks like
         if "poison" in json.dumps(decode_event(event, 10**6).log_events):
             raise RuntimeError("unforeseen")
         return real(event, run, deadline)
 
-    monkeypatch.setattr(replay, "process", process)
+    monkeypatch.setattr(pipeline, "forward_event", forward_event)
     status, report, err = replay_output(capsys, "sqs://" + queue.removeprefix("https://"))
     assert status == 1 and (report["entries"], report["removed"], report["still_failing"]) == (3, 2, 1)
     assert "message not replayed: kept in the queue" in err

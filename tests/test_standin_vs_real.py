@@ -8,6 +8,7 @@ the reason it stays.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -179,8 +180,9 @@ def test_the_mixed_parity_shapes_get_the_same_answer(real_opensearch: RealOpenSe
     """What the forwarder makes of realistic payloads, conflicts under dynamic mapping included."""
     found = []
     refused = 0
+    settings = dataclasses.replace(benchmark.SETTINGS, index_prefix=real_opensearch.prefix)
     for number, payload in enumerate(payload_gen.payloads(seed=21, count=4, events=200)):
-        body = benchmark.hot_path(payload_gen.event_for(payload), real_opensearch.prefix)
+        body = benchmark.hot_path(payload_gen.event_for(payload), settings)
         real_answer = on_real(real_opensearch, body)
         refused += sum(status >= 300 for status, _ in item_results(real_answer))
         found += differences(on_standin(standin, body), real_answer, f"parity-{number}")

@@ -6,19 +6,26 @@ work as `bench/reference.js` does on the Node reference, so the two can be compa
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from typing import Any
 
-from forwarder import bulk, collector, decode, transform
+from forwarder import bulk, decode, pipeline
+from forwarder.settings import Settings
 
 NO_LIMIT = 1 << 40  # MAX_PAYLOAD_BYTES plays no part in the timing
+# The defaults, whatever this shell's environment says: no filters, the reference's prefix.
+SETTINGS = dataclasses.replace(
+    Settings.from_env({"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}),
+    max_payload_bytes=NO_LIMIT,
+)
 
 
-def hot_path(event: Any, index_prefix: str = "mydata") -> bytes:
-    with collector.paused():  # as handler.prepare does
-        payload = decode.decode_event(event, NO_LIMIT)
-        return bulk.ndjson(transform.to_documents(payload, index_prefix))
+def hot_path(event: Any, settings: Settings = SETTINGS) -> bytes:
+    """What the Lambda does before it sends: pipeline.prepare, then the one `_bulk` body."""
+    documents = pipeline.prepare(decode.awslogs_data(event), settings).documents
+    return bulk.ndjson(documents, settings.sends_ids)
 
 
 def ms_per_payload(event: Any, iterations: int) -> float:

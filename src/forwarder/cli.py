@@ -146,15 +146,15 @@ def _read_event(path: Path) -> Any:
 
 
 def _dry_run(files: list[Path]) -> int:
-    from forwarder import bulk
-    from forwarder.handler import prepare
+    from forwarder import bulk, decode
+    from forwarder.pipeline import prepare
     from forwarder.settings import Settings
 
     # Only what shapes the documents is needed; no endpoint, no credentials.
     defaults = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
     settings = Settings.from_env({**defaults, **os.environ})
     for path in files:
-        documents = prepare(_read_event(path), settings).documents  # filters and redaction as sent
+        documents = prepare(decode.awslogs_data(_read_event(path)), settings).documents  # filtered as sent
         if documents:
             try:
                 sys.stdout.buffer.write(bulk.ndjson(documents, settings.sends_ids))

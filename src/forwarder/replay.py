@@ -16,14 +16,14 @@ from typing import Any
 
 import orjson
 
-from forwarder import jsjson
+from forwarder import jsjson, pipeline
 from forwarder.bounded import call_within
 from forwarder.deadletter import DeadLetterStore
 from forwarder.delivery import Deadline, Undelivered, deliver
 from forwarder.document import Document, Documents
-from forwarder.errors import DeadLetterError, ForwarderError, PayloadError, QueueError
-from forwarder.handler import Runtime, prepare, process
+from forwarder.errors import DeadLetterError, ForwarderError, MissingAwslogsDataError, PayloadError, QueueError
 from forwarder.log import logger
+from forwarder.pipeline import Runtime
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
 SQS_CALL_SECONDS = 30.0  # the whole of one SQS call, retries included: replay has no deadline of its own
@@ -114,8 +114,11 @@ def _replay_payload(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]
 
     The filters and redaction apply as they do in the Lambda.
     """
+    data = entry.get("data")
     try:
-        documents = prepare({"awslogs": {"data": entry.get("data")}}, run.settings).documents
+        if not isinstance(data, str):
+            raise MissingAwslogsDataError("the payload entry has no data string: nothing to decode")
+        documents = pipeline.prepare(data, run.settings).documents
     except PayloadError as err:
         return [{**entry, "reason": str(err), "error_type": type(err).__name__}]
     outcome = deliver(documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
@@ -170,13 +173,14 @@ def _replay_message(body: str, run: Runtime) -> bool:
     # Lambda's on-failure destination wraps the event; a dead-letter queue holds it bare.
     event = record.get("requestPayload", record) if isinstance(record, dict) else record
     try:
-        result = process(event, run, Deadline(run.settings.retry_max_seconds))
+        # Whatever it returns, nothing was left undelivered: that raises.
+        pipeline.forward_event(event, run, Deadline(run.settings.retry_max_seconds))
     except ForwarderError:
         return False
     except Exception:  # one poison message must not stop the replay of the others
         logger.exception("message not replayed: kept in the queue")
         return False
-    return result.get("status") in ("ok", "control_message", "dead_lettered")
+    return True
 
 
 def _sqs_call[T](call: Callable[[], T], what: str) -> T:

@@ -1,0 +1,253 @@
+"""One payload, whatever brought it: prepare -> deliver -> settle.
+
+prepare: decode, INCLUDE/EXCLUDE and redaction, documents (pure).
+deliver: `_bulk` until each document is indexed, undeliverable or out of time.
+settle:  dead-letter the undeliverable, report and count, and raise if anything is left.
+
+The Lambda adapter (handler.py: subscription events, Kinesis records), replay and
+the bench call these directly; none of them knows Lambda's event shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from forwarder import collector, decode, delivery, jsjson, transform
+from forwarder import metrics as emf
+from forwarder.deadletter import DeadLetterStore
+from forwarder.document import Documents
+from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
+from forwarder.log import logger
+from forwarder.settings import Settings
+from forwarder.sink import OpenSearchSink
+
+MAX_ITEMS_LOGGED = 50  # one log line stays well under CloudWatch's 256 KiB per event
+MAX_REASON_CHARS_LOGGED = 300
+_PREFIX_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What outlives one payload: the validated settings, the connection pool, the dead-letter store."""
+
+    settings: Settings
+    sink: OpenSearchSink
+    dead_letter: DeadLetterStore | None  # None: DEAD_LETTER_BUCKET is not set
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        return cls(settings, OpenSearchSink(settings), DeadLetterStore.from_settings(settings))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    payload: decode.Payload  # its log events are the ones kept by the filters
+    documents: Documents
+    excluded: int
+    redacted: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where the events went: excluded + indexed + fallback + dead_lettered + failed == events."""
+
+    log_group: str
+    events: int  # in the payload
+    excluded: int  # by INCLUDE_PATTERN / EXCLUDE_PATTERN
+    indexed: int  # as made
+    fallback: int  # in the safe form (fallback.py), after a content rejection
+    dead_lettered: int  # written to the dead letter with their reason
+    failed: int  # none of the above: the invocation fails and Lambda retries the event
+    retried: int  # documents re-sent after a transient failure, whatever their end
+    requests: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "ok", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ControlMessage:
+    """CloudWatch's check that the destination is reachable: nothing to send."""
+
+    log_group: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "control_message"}
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """An input that could not be decoded, written to the dead letter as it came."""
+
+    error_type: str
+    reason: str
+    dead_letter: str  # s3://bucket/key
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "dead_lettered", **asdict(self)}
+
+
+Result = Report | ControlMessage | BadInput
+
+
+def prepare(data: str | bytes, settings: Settings) -> Prepared:
+    """Decode the base64 awslogs data, apply INCLUDE/EXCLUDE and redaction, make the documents.
+
+    Raises PayloadError on bad input.
+    """
+    with collector.paused():
+        payload = decode.decode_data(data, settings.max_payload_bytes)
+        excluded = redacted = 0
+        if settings.filters.active and not payload.is_control:
+            kept, excluded, redacted = settings.filters.apply(payload.log_events)
+            payload = dataclasses.replace(payload, log_events=kept)
+        documents = transform.to_documents(payload, settings.index_prefix)
+    return Prepared(payload, documents, excluded, redacted)
+
+
+def forward_event(event: Any, run: Runtime, deadline: delivery.Deadline) -> Result:
+    """A CloudWatch Logs subscription event (`{"awslogs": {"data": ...}}`); anything else is bad input."""
+    try:
+        data = decode.awslogs_data(event)
+    except PayloadError as err:
+        return _bad_input(err, _as_json(event), run, deadline)
+    return forward(data, run, deadline)
+
+
+def forward(data: str | bytes, run: Runtime, deadline: delivery.Deadline) -> Result:
+    """One payload, end to end; raises only when something would otherwise be lost."""
+    try:
+        prepared = prepare(data, run.settings)
+    except PayloadError as err:
+        return _bad_input(err, data if isinstance(data, str) else data.decode("latin-1"), run, deadline)
+    payload = prepared.payload
+    if payload.is_control:
+        emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric
+        logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
+        return ControlMessage(payload.log_group)
+    logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
+    outcome = delivery.deliver(prepared.documents, run.sink, run.settings, deadline)
+    # The dead letter is written in the margin the deadline keeps back from the function's timeout.
+    return settle(outcome, prepared, run, deadline.remaining() + run.settings.retry_safety_margin)
+
+
+def settle(outcome: delivery.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
+    """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
+    payload, store = prepared.payload, run.dead_letter
+    events = len(prepared.documents) + prepared.excluded
+    dead, failed = outcome.dead, list(outcome.pending)
+    keys: list[str] = []
+    problem = ""
+    if dead and store is None:
+        problem = "DEAD_LETTER_BUCKET is not set"
+    elif dead and store is not None:
+        try:
+            keys = [
+                f"s3://{store.bucket}/{key}"
+                for key in store.put_documents(dead, payload.log_group, payload.log_stream, time_left)
+            ]
+        except DeadLetterError as err:
+            problem = str(err)
+    if problem:
+        failed, dead = failed + dead, []
+    report = Report(
+        payload.log_group,
+        events,
+        prepared.excluded,
+        outcome.indexed,
+        outcome.fallback,
+        len(dead),
+        len(failed),
+        outcome.retried,
+        outcome.requests,
+    )
+    emf.count(
+        run.settings.index_prefix,
+        DocumentsIn=report.events,
+        Excluded=report.excluded,
+        Redacted=prepared.redacted,
+        Indexed=report.indexed,
+        Fallback=report.fallback,
+        DeadLettered=report.dead_lettered,
+        Failed=report.failed,
+        Retried=report.retried,
+    )
+    emf.record_requests(payload.size, outcome.latencies_ms)
+    details: dict[str, Any] = {"report": asdict(report)}
+    if dead or failed:
+        undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
+        details["undelivered"] = [_loggable(item, run.settings.log_failed_documents) for item in undelivered]
+        details["undelivered_not_logged"] = len(failed) + len(dead) - len(undelivered)
+    if keys:
+        details["dead_letter"] = keys
+    if problem:
+        details["dead_letter_problem"] = problem
+    if failed:
+        logger.error("bulk report", extra=details)
+        first = failed[0]
+        raise NotDeliveredError(
+            f"{len(failed)} of {events} documents are neither indexed nor dead-lettered "
+            f"(first: {first.error_type}: {first.reason[:300]}"
+            + (f"; dead letter: {problem}" if problem else "")
+            + "). Lambda retries the event; re-sent documents overwrite themselves by _id"
+        )
+    if dead:
+        logger.warning("bulk report", extra=details)
+    else:
+        logger.info("bulk report", extra=details)
+    return report
+
+
+def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
+    """What a person needs to find the line; the line itself only with LOG_FAILED_DOCUMENTS."""
+    found: dict[str, Any] = {
+        "index": item.document.index_name,
+        "id": item.document.id,
+        "status": item.status,
+        "error_type": item.error_type,
+        "reason": item.reason[:MAX_REASON_CHARS_LOGGED],
+        "attempts": item.attempts,
+    }
+    if with_source:
+        found["source"] = item.document.source.decode("utf-8", "replace")
+    return found
+
+
+def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: delivery.Deadline) -> BadInput:
+    """Bad input goes to the dead letter as it came, in the margin kept back; without one, the error is raised."""
+    emf.count(run.settings.index_prefix, BadInput=1)
+    time_left = deadline.remaining() + run.settings.retry_safety_margin
+    _log_bad_input(err, data)
+    store = run.dead_letter
+    if store is None:
+        raise err
+    try:
+        key = store.put_payload(data, err, time_left)
+    except DeadLetterError as problem:
+        logger.error("dead letter not written", extra={"dead_letter_problem": str(problem)})
+        raise err from problem
+    location = f"s3://{store.bucket}/{key}"
+    logger.warning("bad input dead-lettered", extra={"dead_letter": location})
+    return BadInput(type(err).__name__, str(err), location)
+
+
+def _as_json(event: Any) -> str:
+    """An event without awslogs.data, kept as JSON (or, when it is no JSON value at all, its repr)."""
+    try:
+        return jsjson.dumps(event).decode()
+    except (TypeError, ValueError):
+        return repr(event)
+
+
+def _log_bad_input(err: PayloadError, sample: str) -> None:
+    logger.error(
+        "bad input",
+        extra={
+            "error": type(err).__name__,
+            "reason": str(err),
+            "input_chars": len(sample),
+            "input_prefix": sample[:_PREFIX_CHARS],
+        },
+    )
