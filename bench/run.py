@@ -33,7 +33,7 @@ from tests import payload_gen  # noqa: E402
 from tests.reference import assert_same_documents, reference_files  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
-from forwarder import benchmark  # noqa: E402
+from forwarder.tools import benchmark  # noqa: E402
 
 SIZES = (100, 1000, 5000)
 ROUNDS = 5  # Node then ours, five times over; the best round of each counts (the least disturbed)
@@ -82,7 +82,7 @@ def our_times(files: list[Path]) -> list[float]:
     for path in files:
         size = int(path.stem.rsplit("-", 1)[1])
         done = subprocess.run(
-            [PYTHON, "-m", "forwarder.cli", "bench", str(path), "--iterations", str(ITERATIONS[size])],
+            [PYTHON, "-m", "forwarder.tools.cli", "bench", str(path), "--iterations", str(ITERATIONS[size])],
             capture_output=True,
             text=True,
             check=True,

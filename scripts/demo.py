@@ -23,11 +23,11 @@ from opensearchpy import OpenSearch, TransportError  # noqa: E402
 from tests import opensearch_node  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 
-from forwarder import cli  # noqa: E402
-from forwarder.bootstrap import Bootstrap, Config  # noqa: E402
-from forwarder.delivery import Deadline  # noqa: E402
+from forwarder.delivery.send import Deadline  # noqa: E402
+from forwarder.delivery.sink import OpenSearchSink  # noqa: E402
+from forwarder.infra.bootstrap import Bootstrap, Config  # noqa: E402
 from forwarder.settings import Settings  # noqa: E402
-from forwarder.sink import OpenSearchSink  # noqa: E402
+from forwarder.tools import cli  # noqa: E402
 
 PREFIX = "mydata"
 

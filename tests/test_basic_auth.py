@@ -7,9 +7,9 @@ import json
 import pytest
 
 from forwarder import handler
-from forwarder.cli import LocalContext
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
+from forwarder.tools.cli import LocalContext
 from tests.conftest import client_for
 from tests.events import event_with, one_event
 
@@ -53,7 +53,7 @@ def test_the_secret_arn_is_checked_at_start() -> None:
 def test_a_secrets_manager_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
     import time
 
-    from forwarder.basic_auth import SecretCredentials
+    from forwarder.delivery.basic_auth import SecretCredentials
 
     # botocore's defaults: a minute per attempt, and retries.
     client = client_for("secretsmanager", silent_endpoint, connect_timeout=60, read_timeout=60)

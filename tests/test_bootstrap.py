@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from forwarder import bootstrap
-from forwarder.cli import LocalContext
-from forwarder.cloudformation import NotAnsweredError
+from forwarder.infra import bootstrap
+from forwarder.infra.cloudformation import NotAnsweredError
+from forwarder.tools.cli import LocalContext
 from tests.conftest import ResponseCatcher
 from tests.standin import Fault, StandIn
 

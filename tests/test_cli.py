@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from forwarder import bulk, cli, decode, transform
+from forwarder.delivery import bulk
+from forwarder.documents import transform
+from forwarder.sources import decode
+from forwarder.tools import cli
 from tests import payload_gen
 from tests.reference import require_reference
 from tests.standin import StandIn

@@ -9,7 +9,6 @@ import json
 import pytest
 from isal import isal_zlib
 
-from forwarder import decode
 from forwarder.errors import (
     MissingAwslogsDataError,
     NotAwslogsPayloadError,
@@ -20,6 +19,7 @@ from forwarder.errors import (
     PayloadTooLargeError,
     TruncatedGzipError,
 )
+from forwarder.sources import decode
 from tests import payload_gen
 
 MAX = 64 * 1024 * 1024

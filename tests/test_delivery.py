@@ -13,12 +13,13 @@ from collections.abc import Iterator
 import botocore.session
 import pytest
 
-from forwarder import delivery, handler
-from forwarder.cli import LocalContext
-from forwarder.document import Document, Documents
+from forwarder import handler
+from forwarder.delivery import send
+from forwarder.delivery.sink import OpenSearchSink
+from forwarder.documents.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink
+from forwarder.tools.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import (
     FAST_RETRIES,
@@ -194,10 +195,10 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
             "RETRY_MAX_DELAY_SECONDS": "1",
         }
     )
-    run = delivery.Delivery(
+    run = send.Delivery(
         OpenSearchSink(settings),
         settings,
-        delivery.Deadline(3600),
+        send.Deadline(3600),
         sleep=lambda seconds: None,
         jitter=lambda low, high: ceilings.append(high) or high * 0.5,
     )
@@ -466,7 +467,7 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     standin.queue_answer(503, times=10_000)
     settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
     doc = Document(INDEX, "1", b'{"@message":"x"}')
-    outcome = delivery.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, delivery.Deadline(0.2))
+    outcome = send.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, send.Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
 
@@ -489,9 +490,9 @@ def test_the_deadline_keeps_a_margin_before_the_function_timeout(remaining_ms: i
             return remaining_ms
 
     now = [100.0]
-    deadline = delivery.Deadline.for_invocation(Context(), settings)
+    deadline = send.Deadline.for_invocation(Context(), settings)
     assert deadline.remaining() == pytest.approx(budget, abs=0.05)
-    clock_deadline = delivery.Deadline(budget, clock=lambda: now[0])
+    clock_deadline = send.Deadline(budget, clock=lambda: now[0])
     now[0] += budget
     assert clock_deadline.expired()
 
@@ -610,14 +611,14 @@ def test_a_cut_off_is_named_so_even_when_the_reader_wakes_before_the_watcher_is_
 
 def test_a_dead_letter_s3_that_never_answers_is_given_up_in_the_time_left(silent_endpoint: str) -> None:
     """botocore bounds each attempt, not the whole; the store bounds the whole."""
-    from forwarder.deadletter import DeadLetterStore
+    from forwarder.delivery.deadletter import DeadLetterStore
     from forwarder.errors import DeadLetterError
 
     retries = {"mode": "standard", "max_attempts": 5}
     s3 = client_for("s3", silent_endpoint, retries=retries, connect_timeout=5, read_timeout=20)
     store = DeadLetterStore("forwarder-dead-letter", "dead-letter/", "us-east-1", client=s3)
     document = Document("mydata-x-2026.11.22", "1", b'{"a":1}')
-    item = delivery.Undelivered(document, 403, "cluster_block_exception", "r", 1)
+    item = send.Undelivered(document, 403, "cluster_block_exception", "r", 1)
     started = time.monotonic()
     with pytest.raises(DeadLetterError, match=r"no answer within 1\.5 s"):
         store.put_documents([item], "/aws/x", "s", time_left=1.5)
@@ -647,9 +648,9 @@ def test_over_tls_a_whole_answer_is_read_and_a_trickling_one_cut_off(tmp_path, m
     import ssl
     import threading
 
+    from forwarder.delivery.sink import OpenSearchSink
     from forwarder.errors import TransportError
     from forwarder.settings import Settings
-    from forwarder.sink import OpenSearchSink
 
     cert, key = self_signed_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", cert)  # trusted here, for this test
@@ -700,7 +701,7 @@ def test_a_document_refused_after_an_unanswered_attempt_is_dead_lettered_saying_
     forwarder_env: StandIn, dead_letter: DeadLetterBucket
 ) -> None:
     """Indexed, its answer lost, then refused for good: the dead letter must not claim it is not indexed."""
-    from forwarder.delivery import MAYBE_INDEXED
+    from forwarder.delivery.send import MAYBE_INDEXED
 
     faults = iter([Fault(drop=True, serve_first=True), Fault(status=403)])
     forwarder_env.request_fault = lambda path: next(faults, None)

@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from forwarder import collector
-from forwarder.document import Document, Documents
+from forwarder.documents import collector
+from forwarder.documents.document import Document, Documents
 
 
 def three() -> list[Document]:

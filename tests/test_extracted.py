@@ -6,7 +6,7 @@ import random
 
 import orjson
 
-from forwarder import extracted
+from forwarder.documents import extracted
 from tests import payload_gen
 
 VALUES = [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from forwarder import handler
-from forwarder.cli import LocalContext
+from forwarder.documents.filters import Filters
 from forwarder.errors import ConfigError
-from forwarder.filters import Filters
 from forwarder.settings import Settings
+from forwarder.tools.cli import LocalContext
 from tests.events import emf_lines, event_with, one_event, single
 from tests.standin import StandIn
 

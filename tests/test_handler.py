@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from forwarder import handler
-from forwarder.cli import LocalContext
 from forwarder.errors import DeliveryError, NotBase64Error, NotDeliveredError, NotGzipError
+from forwarder.tools.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import self_signed_certificate
 from tests.events import GROUP, emf_lines, event_with, log_lines, one_event, single
@@ -146,8 +146,8 @@ def test_serverless_is_signed_for_aoss_and_sends_no_document_id(monkeypatch) -> 
 
 
 def test_tls_is_verified_so_an_untrusted_certificate_is_refused(tmp_path, monkeypatch) -> None:
+    from forwarder.delivery.sink import OpenSearchSink
     from forwarder.settings import Settings
-    from forwarder.sink import OpenSearchSink
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")

@@ -7,7 +7,7 @@ import gzip
 import json
 
 from forwarder import handler
-from forwarder.cli import LocalContext
+from forwarder.tools.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event

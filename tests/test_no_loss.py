@@ -23,9 +23,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from forwarder import cli, handler
-from forwarder.cli import LocalContext
+from forwarder import handler
 from forwarder.errors import ForwarderError
+from forwarder.tools import cli
+from forwarder.tools.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import BUCKET, DeadLetterBucket, restore_standin_credentials
 from tests.standin import Fault, StandIn

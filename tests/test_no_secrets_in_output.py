@@ -24,11 +24,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from forwarder import bootstrap, cli, handler, subscriptions
-from forwarder.cli import LocalContext
+from forwarder import handler
+from forwarder.delivery.sink import Response
 from forwarder.errors import NotDeliveredError
+from forwarder.infra import bootstrap, subscriptions
 from forwarder.scrub import scrubbed
-from forwarder.sink import Response
+from forwarder.tools import cli
+from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.events import event_with, one_event
 from tests.standin import StandIn
@@ -95,7 +97,7 @@ def test_the_cli_refusing_an_endpoint_with_a_password_does_not_print_it(tmp_path
     event = tmp_path / "event.json"
     event.write_text(json.dumps(event_with(one_event("x", "1"))))
     done = subprocess.run(
-        [sys.executable, "-m", "forwarder.cli", "invoke", str(event)],
+        [sys.executable, "-m", "forwarder.tools.cli", "invoke", str(event)],
         capture_output=True,
         text=True,
         cwd=REPO,

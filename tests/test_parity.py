@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forwarder import bulk, decode, transform
+from forwarder.delivery import bulk
+from forwarder.documents import transform
+from forwarder.sources import decode
 from tests import payload_gen
 from tests.reference import assert_same_documents, reference_bodies, reference_files
 

@@ -37,9 +37,9 @@ from hypothesis import event as count_case
 from hypothesis import strategies as st
 
 from forwarder import handler
-from forwarder.cli import LocalContext
-from forwarder.delivery import MAYBE_INDEXED
+from forwarder.delivery.send import MAYBE_INDEXED
 from forwarder.errors import NotDeliveredError
+from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket
 from tests.standin import Fault, StandIn
 

@@ -16,12 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder import handler, transform
-from forwarder.bootstrap import Bootstrap, Config
-from forwarder.cli import LocalContext
-from forwarder.delivery import Deadline
+from forwarder import handler
+from forwarder.delivery.send import Deadline
+from forwarder.delivery.sink import OpenSearchSink
+from forwarder.documents import transform
+from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink
+from forwarder.tools.cli import LocalContext
 from tests import payload_gen
 from tests.conftest import RealOpenSearch
 from tests.events import GROUP, event_with, one_event

@@ -8,11 +8,13 @@ import time
 import boto3
 import pytest
 
-from forwarder import cli, handler, transform
-from forwarder.cli import LocalContext
-from forwarder.decode import decode_event
+from forwarder import handler
+from forwarder.documents import transform
 from forwarder.errors import ForwarderError
-from forwarder.replay import parse_target
+from forwarder.sources.decode import decode_event
+from forwarder.tools import cli
+from forwarder.tools.cli import LocalContext
+from forwarder.tools.replay import parse_target
 from tests import payload_gen
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
@@ -247,7 +249,8 @@ def test_a_replay_source_that_never_answers_ends_in_one_line_within_its_bound(
     forwarder_env: StandIn, silent_endpoint: str, capsys, monkeypatch, source, endpoint_variable, expected
 ) -> None:
     """botocore would wait minutes (its timeouts are per attempt); each call is bounded as a whole."""
-    from forwarder import deadletter, replay
+    from forwarder.delivery import deadletter
+    from forwarder.tools import replay
 
     monkeypatch.setenv(endpoint_variable, silent_endpoint)
     monkeypatch.setattr(replay, "SQS_CALL_SECONDS", 1.5)

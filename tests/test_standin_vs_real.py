@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from forwarder import benchmark
-from forwarder.bootstrap import Config
+from forwarder.delivery.sink import OpenSearchSink
+from forwarder.infra.bootstrap import Config
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink
+from forwarder.tools import benchmark
 from tests import payload_gen
 from tests.conftest import RealOpenSearch, restore_standin_credentials
 from tests.standin import StandIn

@@ -20,8 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from forwarder import subscriptions
-from forwarder.cli import LocalContext
+from forwarder.infra import subscriptions
+from forwarder.tools.cli import LocalContext
 from tests.conftest import ResponseCatcher, client_for, environ
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

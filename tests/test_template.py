@@ -8,6 +8,7 @@ resource, the Lambda's event invoke config) is checked in the translated templat
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import json
 import os
@@ -134,7 +135,7 @@ def test_named_and_prefixed_groups_are_left_to_the_subscriptions_function(transl
         {"Ref": "ApplyOnTransformedLogs"},
     )
     function = translated["Resources"]["SubscriptionsFunction"]["Properties"]
-    assert function["Handler"] == "forwarder.subscriptions.handler"
+    assert function["Handler"] == "forwarder.infra.subscriptions.handler"
     rules = resources_of(translated, "AWS::Events::Rule")
     patterns = [body["Properties"].get("EventPattern") for body in rules.values()]
     assert {
@@ -214,7 +215,7 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
 
 def calls_in(module: str, client: str) -> set[str]:
     """The botocore operations a module calls on `self.<client>`, as IAM actions' names (PutSubscriptionFilter)."""
-    source = (REPO / "src" / "forwarder" / f"{module}.py").read_text()
+    source = Path(importlib.import_module(module).__file__ or "").read_text()
     names = re.findall(rf"self\.{client}\.(\w+)\(", source)
     names += re.findall(rf'self\.{client}\.get_paginator\("(\w+)"\)', source)
     return {"".join(part.title() for part in name.split("_")) for name in names if name != "get_paginator"}
@@ -241,9 +242,9 @@ def test_least_privilege_no_action_the_code_never_calls(translated: dict[str, An
 
     subscriber = role_statements(translated, "SubscriptionsRole")
     logs = {action for action in actions_of(subscriber) if action.startswith("logs:")}
-    assert logs == {f"logs:{name}" for name in calls_in("subscriptions", "_logs")}
+    assert logs == {f"logs:{name}" for name in calls_in("forwarder.infra.subscriptions", "_logs")}
     lambda_ = {action for action in actions_of(subscriber) if action.startswith("lambda:")}
-    assert lambda_ == {f"lambda:{name}" for name in calls_in("subscriptions", "_lambda")}
+    assert lambda_ == {f"lambda:{name}" for name in calls_in("forwarder.infra.subscriptions", "_lambda")}
     (grant,) = [s for s in subscriber if s["Action"] == ["lambda:AddPermission", "lambda:RemovePermission"]]
     assert grant["Resource"] == {"Fn::GetAtt": ["ForwarderFunction", "Arn"]}, "permissions on the forwarder only"
 
@@ -312,7 +313,7 @@ def test_the_translated_template_deploys_into_moto(translated: dict[str, Any], m
         assert (variables["OPENSEARCH_SERVICE"], variables["INDEX_PREFIX"]) == ("es", "mydata")
 
         subscriber = lambda_.get_function_configuration(FunctionName=physical["SubscriptionsFunction"])
-        assert subscriber["Handler"] == "forwarder.subscriptions.handler"
+        assert subscriber["Handler"] == "forwarder.infra.subscriptions.handler"
         chosen = subscriber["Environment"]["Variables"]
         assert chosen["LOG_GROUP_NAMES"] == ",".join(LOG_GROUPS)
         assert chosen["FORWARDER_ARN"] == function["FunctionArn"]

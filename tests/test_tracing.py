@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 
-from forwarder import handler, tracing
-from forwarder.cli import LocalContext
+from forwarder import handler
+from forwarder.delivery import tracing
+from forwarder.tools.cli import LocalContext
 from tests.events import event_with, one_event
 from tests.standin import StandIn
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from forwarder import bulk, transform
-from forwarder.decode import Payload
+from forwarder.delivery import bulk
+from forwarder.documents import transform
 from forwarder.jsnumber import js_number
+from forwarder.sources.decode import Payload
 
 GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from forwarder import delivery, kinesis, pipeline
 from forwarder import metrics as emf
+from forwarder import pipeline
+from forwarder.delivery import send
 from forwarder.log import logger
 from forwarder.settings import Settings
+from forwarder.sources import kinesis
 
 _runtime: pipeline.Runtime | None = None
 
@@ -37,7 +39,7 @@ def reset_runtime() -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one payload."""
     run = runtime()
-    deadline = delivery.Deadline.for_invocation(context, run.settings)
+    deadline = send.Deadline.for_invocation(context, run.settings)
     if kinesis.is_kinesis_batch(event):
         return kinesis.process_batch(
             event,

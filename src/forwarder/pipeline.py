@@ -14,14 +14,17 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from forwarder import collector, decode, delivery, jsjson, transform
+from forwarder import jsjson
 from forwarder import metrics as emf
-from forwarder.deadletter import DeadLetterStore
-from forwarder.document import Documents
+from forwarder.delivery import send
+from forwarder.delivery.deadletter import DeadLetterStore
+from forwarder.delivery.sink import OpenSearchSink
+from forwarder.documents import collector, transform
+from forwarder.documents.document import Documents
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink
+from forwarder.sources import decode
 
 MAX_ITEMS_LOGGED = 50  # one log line stays well under CloudWatch's 256 KiB per event
 MAX_REASON_CHARS_LOGGED = 300
@@ -107,7 +110,7 @@ def prepare(data: str | bytes, settings: Settings) -> Prepared:
     return Prepared(payload, documents, excluded, redacted)
 
 
-def forward_event(event: Any, run: Runtime, deadline: delivery.Deadline) -> Result:
+def forward_event(event: Any, run: Runtime, deadline: send.Deadline) -> Result:
     """A CloudWatch Logs subscription event (`{"awslogs": {"data": ...}}`); anything else is bad input."""
     try:
         data = decode.awslogs_data(event)
@@ -116,7 +119,7 @@ def forward_event(event: Any, run: Runtime, deadline: delivery.Deadline) -> Resu
     return forward(data, run, deadline)
 
 
-def forward(data: str | bytes, run: Runtime, deadline: delivery.Deadline) -> Result:
+def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
     """One payload, end to end; raises only when something would otherwise be lost."""
     try:
         prepared = prepare(data, run.settings)
@@ -128,12 +131,12 @@ def forward(data: str | bytes, run: Runtime, deadline: delivery.Deadline) -> Res
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return ControlMessage(payload.log_group)
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
-    outcome = delivery.deliver(prepared.documents, run.sink, run.settings, deadline)
+    outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline)
     # The dead letter is written in the margin the deadline keeps back from the function's timeout.
     return settle(outcome, prepared, run, deadline.remaining() + run.settings.retry_safety_margin)
 
 
-def settle(outcome: delivery.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
+def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
     """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
     payload, store = prepared.payload, run.dead_letter
     events = len(prepared.documents) + prepared.excluded
@@ -200,7 +203,7 @@ def settle(outcome: delivery.Outcome, prepared: Prepared, run: Runtime, time_lef
     return report
 
 
-def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
+def _loggable(item: send.Undelivered, with_source: bool) -> dict[str, Any]:
     """What a person needs to find the line; the line itself only with LOG_FAILED_DOCUMENTS."""
     found: dict[str, Any] = {
         "index": item.document.index_name,
@@ -215,7 +218,7 @@ def _loggable(item: delivery.Undelivered, with_source: bool) -> dict[str, Any]:
     return found
 
 
-def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: delivery.Deadline) -> BadInput:
+def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadline) -> BadInput:
     """Bad input goes to the dead letter as it came, in the margin kept back; without one, the error is raised."""
     emf.count(run.settings.index_prefix, BadInput=1)
     time_left = deadline.remaining() + run.settings.retry_safety_margin

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from forwarder.documents.filters import Filters
 from forwarder.errors import ConfigError
-from forwarder.filters import Filters
 
 SERVICES = ("es", "aoss")
 _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.(?:es|aoss)\.amazonaws\.com$")

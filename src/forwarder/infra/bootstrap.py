@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from forwarder.cloudformation import answer_cloudformation
-from forwarder.delivery import Deadline
+from forwarder.delivery.send import Deadline
+from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.errors import ForwarderError
+from forwarder.infra.cloudformation import answer_cloudformation
 from forwarder.log import logger
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink, Response
 
 ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
 TEMPLATE_PRIORITY = 100

@@ -11,8 +11,10 @@ import statistics
 import time
 from typing import Any
 
-from forwarder import bulk, decode, pipeline
+from forwarder import pipeline
+from forwarder.delivery import bulk
 from forwarder.settings import Settings
+from forwarder.sources import decode
 
 NO_LIMIT = 1 << 40  # MAX_PAYLOAD_BYTES plays no part in the timing
 # The defaults, whatever this shell's environment says: no filters, the reference's prefix.

@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from isal import igzip
 
-from forwarder.basic_auth import SecretCredentials
 from forwarder.bounded import CutOff
+from forwarder.delivery.basic_auth import SecretCredentials
 from forwarder.errors import ConfigError, TransportError
 from forwarder.scrub import scrubbed
 from forwarder.settings import Settings

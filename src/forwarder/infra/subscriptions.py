@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forwarder.bounded import BoundedClient
-from forwarder.cloudformation import answer_cloudformation
-from forwarder.delivery import Deadline
+from forwarder.delivery.send import Deadline
 from forwarder.errors import ForwarderError
+from forwarder.infra.cloudformation import answer_cloudformation
 from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from forwarder import jsjson
-from forwarder.document import Documents
+from forwarder.documents.document import Documents
 
 _ID_END = b"}}\n"  # closes the action line after the `_id`
 MAX_REASON_CHARS = 500  # a mapping error's reason can quote a whole field value

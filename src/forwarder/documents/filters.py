@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from forwarder.decode import LogEvent
 from forwarder.errors import ConfigError
+from forwarder.sources.decode import LogEvent
 
 EMAIL = (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]")
 IPV4 = (re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"), "[IP]")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from forwarder import jsjson
-from forwarder.document import Document
+from forwarder.documents.document import Document
 
 KEPT_FIELDS = ("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream")
 FIELDS_JSON = "@fields_json"  # the rest of the source, serialized

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-from forwarder import bulk, fallback, tracing
-from forwarder.document import Document, Documents
+from forwarder.delivery import bulk, fallback, tracing
+from forwarder.delivery.sink import OpenSearchSink, Response
+from forwarder.documents.document import Document, Documents
 from forwarder.errors import TransportError
 from forwarder.log import logger
 from forwarder.settings import Settings
-from forwarder.sink import OpenSearchSink, Response
 
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_ITEM = frozenset({429, 502, 503, 504})

@@ -17,11 +17,12 @@ from typing import Any
 
 import orjson
 
-from forwarder import extracted, jsjson
-from forwarder.decode import LogEvent, Payload
-from forwarder.document import Documents
+from forwarder import jsjson
+from forwarder.documents import extracted
+from forwarder.documents.document import Documents
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
+from forwarder.sources.decode import LogEvent, Payload
 
 MAX_INDEX_BYTES = 255
 # OpenSearch's forbidden characters, and lone surrogates (a log group name cannot hold

@@ -22,7 +22,7 @@ import orjson
 
 from forwarder import jsjson
 from forwarder.bounded import call_within
-from forwarder.delivery import Undelivered
+from forwarder.delivery.send import Undelivered
 from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
 

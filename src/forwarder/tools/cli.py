@@ -146,9 +146,10 @@ def _read_event(path: Path) -> Any:
 
 
 def _dry_run(files: list[Path]) -> int:
-    from forwarder import bulk, decode
+    from forwarder.delivery import bulk
     from forwarder.pipeline import prepare
     from forwarder.settings import Settings
+    from forwarder.sources import decode
 
     # Only what shapes the documents is needed; no endpoint, no credentials.
     defaults = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
@@ -222,7 +223,8 @@ def _read_text(path: Path) -> str:
 
 
 def _bench(files: list[Path], iterations: int) -> int:
-    from forwarder import benchmark, decode
+    from forwarder.sources import decode
+    from forwarder.tools import benchmark
 
     if iterations < 1:
         raise ForwarderError(f"--iterations {iterations}: give a positive number of runs")
@@ -237,10 +239,10 @@ def _bench(files: list[Path], iterations: int) -> int:
 def _replay(source: str) -> int:
     from tqdm import tqdm
 
-    from forwarder import replay
-    from forwarder.deadletter import DeadLetterStore
+    from forwarder.delivery.deadletter import DeadLetterStore
     from forwarder.handler import runtime
     from forwarder.metrics import flush_metrics
+    from forwarder.tools import replay
 
     kind, where, prefix = replay.parse_target(source)
     run = runtime()

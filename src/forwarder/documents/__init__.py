@@ -1,0 +1,1 @@
+"""CloudWatch log events -> documents (pure): sources, index names, `_id`s, filters."""

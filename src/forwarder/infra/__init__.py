@@ -1,0 +1,1 @@
+"""CloudFormation custom resources: the ISM policy and index template, the subscription filters."""

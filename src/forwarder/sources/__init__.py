@@ -1,0 +1,1 @@
+"""What reaches the Lambda: awslogs payloads, and Kinesis batches of them."""

@@ -1,0 +1,1 @@
+"""Local commands: `forwarder invoke | encode | replay | bench`, each calling the pipeline."""
