@@ -35,7 +35,7 @@ properties: setup
 	PROPERTIES_PROFILE=long $(PY) -m pytest -q -p no:logging --hypothesis-show-statistics tests/test_properties.py
 
 lint: setup
-	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff check src tests harness scripts bench
 	$(VENV)/bin/mypy
 
 # A real OpenSearch 2.19 node where Java and Maven are (built from Maven Central by
@@ -46,7 +46,7 @@ demo: setup
 # A real OpenSearch 2.19 node on 127.0.0.1 until Ctrl-C: prints OPENSEARCH_URL=http://127.0.0.1:PORT.
 opensearch:
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
-	@"$(PYTHON)" -m tests.opensearch_node
+	@"$(PYTHON)" -m harness.opensearch_node
 
 # Ours against the Node reference in the same run; writes bench/results/ (see README, Performance).
 bench: setup

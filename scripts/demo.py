@@ -1,11 +1,11 @@
 """`make demo`: the real handler on every event in events/, against a real OpenSearch node.
 
 Where Java and Maven are, it builds and starts a real OpenSearch 2.19 node on loopback
-(tests/opensearch_node.py), puts the index template as the stack's bootstrap does, runs
+(harness/opensearch_node.py), puts the index template as the stack's bootstrap does, runs
 `forwarder invoke` on each event, and reads back with opensearch-py what the node stored:
 indices and document counts, the ERROR events across them, one index's mapping and its
 ISM state. Elsewhere it says why in one line and runs against the stand-in
-(tests/standin.py), printing the indices, counts and a sample document.
+(harness/standin.py), printing the indices, counts and a sample document.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # before the logger is made: the reports say it all
 
+from harness import opensearch_node  # noqa: E402
+from harness.standin import StandIn  # noqa: E402
 from opensearchpy import OpenSearch, TransportError  # noqa: E402
-from tests import opensearch_node  # noqa: E402
-from tests.standin import StandIn  # noqa: E402
 
 from forwarder.delivery.send import Deadline  # noqa: E402
 from forwarder.delivery.sink import OpenSearchSink  # noqa: E402
@@ -35,7 +35,7 @@ PREFIX = "mydata"
 def main(events: Path) -> int:
     reason = opensearch_node.unavailable()
     if reason:
-        print(f"make demo: using the stand-in (tests/standin.py), not a real OpenSearch node: {reason}\n")
+        print(f"make demo: using the stand-in (harness/standin.py), not a real OpenSearch node: {reason}\n")
         return on_standin(events)
     return on_real_node(events)
 

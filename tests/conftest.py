@@ -16,13 +16,13 @@ from typing import Any
 
 import boto3
 import pytest
+from harness import opensearch_node
+from harness.standin import StandIn
 from moto import mock_aws
 from opensearchpy import OpenSearch
 
 from forwarder import handler
-from tests import opensearch_node
 from tests.sam import REPO, SAM_VENV
-from tests.standin import StandIn
 
 # Retries at test speed: the same code paths, milliseconds instead of seconds.
 FAST_RETRIES = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests import payload_gen
+from harness import payload_gen
 
 GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
 

@@ -12,12 +12,12 @@ import traceback
 from typing import Any
 
 import pytest
+from harness.standin import Fault, StandIn
 
 from forwarder.infra import bootstrap
 from forwarder.infra.cloudformation import NotAnsweredError
 from forwarder.tools.cli import LocalContext
 from tests.conftest import ResponseCatcher
-from tests.standin import Fault, StandIn
 
 POLICY = "mydata-delete-after-retention"
 

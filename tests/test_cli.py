@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import payload_gen
+from harness.reference import require_reference
+from harness.standin import StandIn
 
 from forwarder.delivery import bulk
 from forwarder.documents import transform
 from forwarder.sources import decode
 from forwarder.tools import cli
-from tests import payload_gen
-from tests.reference import require_reference
-from tests.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
@@ -148,7 +148,7 @@ def test_make_demo_says_why_it_falls_back_to_the_standin(tmp_path) -> None:
     out = run_demo({**os.environ, "JAVA_HOME": str(tmp_path)}).stdout
     first = out.splitlines()[0]
     assert first == (
-        "make demo: using the stand-in (tests/standin.py), not a real OpenSearch node: "
+        "make demo: using the stand-in (harness/standin.py), not a real OpenSearch node: "
         f"{java} is Java 8; OpenSearch 2.19 runs on Java 11-21 (set JAVA_HOME to a Java 17)"
     )
     assert "indexed (11 documents, 4 signed _bulk requests)" in out

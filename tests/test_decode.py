@@ -7,6 +7,7 @@ import gzip
 import json
 
 import pytest
+from harness import payload_gen
 from isal import isal_zlib
 
 from forwarder.errors import (
@@ -20,7 +21,6 @@ from forwarder.errors import (
     TruncatedGzipError,
 )
 from forwarder.sources import decode
-from tests import payload_gen
 
 MAX = 64 * 1024 * 1024
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import botocore.session
 import pytest
+from harness import payload_gen
+from harness.standin import Fault, StandIn
 
 from forwarder import handler
 from forwarder.delivery import send
@@ -20,7 +22,6 @@ from forwarder.documents.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
-from tests import payload_gen
 from tests.conftest import (
     FAST_RETRIES,
     DeadLetterBucket,
@@ -29,7 +30,6 @@ from tests.conftest import (
     self_signed_certificate,
 )
 from tests.events import GROUP, event_with, log_lines, one_event
-from tests.standin import Fault, StandIn
 
 INDEX = "mydata-payments-payments-api-2026.11.22"
 

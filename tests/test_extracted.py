@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import orjson
+from harness import payload_gen
 
 from forwarder.documents import extracted
-from tests import payload_gen
 
 VALUES = [
     *payload_gen.NUMERIC_LOOKING,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from harness.standin import StandIn
 
 from forwarder import handler
 from forwarder.documents.filters import Filters
@@ -10,7 +11,6 @@ from forwarder.errors import ConfigError
 from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
 from tests.events import emf_lines, event_with, one_event, single
-from tests.standin import StandIn
 
 INDEX = "mydata-payments-payments-api-2026.11.22"
 

@@ -6,12 +6,13 @@ import base64
 import gzip
 import json
 
+from harness import payload_gen
+from harness.standin import StandIn
+
 from forwarder import handler
 from forwarder.tools.cli import LocalContext
-from tests import payload_gen
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
-from tests.standin import StandIn
 
 
 def kinesis_record(data: str, sequence: str) -> dict:

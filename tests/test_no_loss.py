@@ -21,15 +21,15 @@ from typing import Any
 
 import boto3
 import pytest
+from harness import payload_gen
+from harness.standin import Fault, StandIn
 from moto import mock_aws
 
 from forwarder import handler
 from forwarder.errors import ForwarderError
 from forwarder.tools import cli
 from forwarder.tools.cli import LocalContext
-from tests import payload_gen
 from tests.conftest import BUCKET, DeadLetterBucket, restore_standin_credentials
-from tests.standin import Fault, StandIn
 
 PAYLOADS, EVENTS = 20, 1000
 LAMBDA_ATTEMPTS = 3  # an asynchronous invocation and Lambda's 2 retries

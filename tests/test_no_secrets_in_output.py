@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.standin import StandIn
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -33,7 +34,6 @@ from forwarder.tools import cli
 from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.events import event_with, one_event
-from tests.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = "card 4111-1111-1111-1111 declined for alice@example.com " * 20  # a whole line, 1,100 characters

@@ -13,8 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from tests import opensearch_node
+from harness import opensearch_node
 
 pytestmark = pytest.mark.opensearch
 
@@ -22,10 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_command() -> tuple[subprocess.Popen[str], str, Path]:
-    """`python -m tests.opensearch_node` (what `make opensearch` runs), its URL and its logs' folder,
+    """`python -m harness.opensearch_node` (what `make opensearch` runs), its URL and its logs' folder,
     once it has printed both (the URL on stdout, then the folder on stderr)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.opensearch_node"],
+        [sys.executable, "-m", "harness.opensearch_node"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

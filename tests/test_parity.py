@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness import payload_gen
+from harness.reference import assert_same_documents, reference_bodies, reference_files
+
 from forwarder.delivery import bulk
 from forwarder.documents import transform
 from forwarder.sources import decode
-from tests import payload_gen
-from tests.reference import assert_same_documents, reference_bodies, reference_files
 
 MAX = 64 * 1024 * 1024
 # 12 payloads x 100 events of mixed shapes, shared by the parity run and its coverage checks.
@@ -56,7 +57,7 @@ def test_every_message_shape_is_covered_by_the_parity_run() -> None:
 
 
 def test_sample_events_match_the_reference() -> None:
-    from tests.reference import REPO
+    from harness.reference import REPO
 
     files = sorted((REPO / "events").glob("*.json"))
     for answer in reference_files(files):

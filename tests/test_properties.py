@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from harness.standin import Fault, StandIn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as count_case
 from hypothesis import strategies as st
@@ -41,7 +42,6 @@ from forwarder.delivery.send import MAYBE_INDEXED
 from forwarder.errors import NotDeliveredError
 from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket
-from tests.standin import Fault, StandIn
 
 CI_EXAMPLES, LONG_EXAMPLES = 300, 5000
 TIMEOUT_MS = 1500  # the function's timeout in this play

@@ -13,6 +13,7 @@ import json
 import string
 
 import pytest
+from harness import payload_gen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,6 @@ from forwarder.documents import transform
 from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
-from tests import payload_gen
 from tests.conftest import RealOpenSearch
 from tests.events import GROUP, event_with, one_event
 

@@ -7,6 +7,8 @@ import time
 
 import boto3
 import pytest
+from harness import payload_gen
+from harness.standin import StandIn
 
 from forwarder import handler
 from forwarder.documents import transform
@@ -15,10 +17,8 @@ from forwarder.sources.decode import decode_event
 from forwarder.tools import cli
 from forwarder.tools.cli import LocalContext
 from forwarder.tools.replay import parse_target
-from tests import payload_gen
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
-from tests.standin import StandIn
 
 BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/index write (api)];")
 

@@ -10,8 +10,7 @@ import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
-from tests.standin import StandIn
+from harness.standin import StandIn
 
 
 def send(server: StandIn, body: bytes, *, tamper: bool = False, gzip_body: bool = False, sign: bool = True):

@@ -2,7 +2,7 @@
 
 The stand-in stays for what the real node cannot do here (SigV4 checks, injected faults),
 so what it answers for ordinary documents must be what a domain answers: the same status
-and error type per item. A difference is fixed in tests/standin.py or listed in KEPT with
+and error type per item. A difference is fixed in harness/standin.py or listed in KEPT with
 the reason it stays.
 """
 
@@ -13,14 +13,14 @@ import json
 from typing import Any
 
 import pytest
+from harness import payload_gen
+from harness.standin import StandIn
 
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.infra.bootstrap import Config
 from forwarder.settings import Settings
 from forwarder.tools import benchmark
-from tests import payload_gen
 from tests.conftest import RealOpenSearch, restore_standin_credentials
-from tests.standin import StandIn
 
 pytestmark = pytest.mark.opensearch
 

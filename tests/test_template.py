@@ -21,11 +21,11 @@ from typing import Any
 
 import boto3
 import pytest
+from harness import payload_gen
+from harness.standin import StandIn
 from moto import mock_aws
 
-from tests import payload_gen
 from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, sam_build
-from tests.standin import StandIn
 
 LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
 

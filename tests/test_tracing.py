@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
+from harness.standin import StandIn
+
 from forwarder import handler
 from forwarder.delivery import tracing
 from forwarder.tools.cli import LocalContext
 from tests.events import event_with, one_event
-from tests.standin import StandIn
 
 
 class RecordingProvider:

@@ -8,7 +8,7 @@ cluster is yellow or green, and stops it: the launcher also exits when our end o
 closes, so even a test run that is killed leaves no node behind. Logs are copied to
 build/opensearch-logs/ when asked (a failed start, a failed test).
 
-`python -m tests.opensearch_node` (`make opensearch`) runs one until SIGINT or SIGTERM.
+`python -m harness.opensearch_node` (`make opensearch`) runs one until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations

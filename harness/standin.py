@@ -1,9 +1,9 @@
 """A local OpenSearch 2.x stand-in on loopback, for the tests and `make demo`.
 
-It checks every request's SigV4 signature (tests/sigv4_check.py) with known test
+It checks every request's SigV4 signature (harness/sigv4_check.py) with known test
 credentials, reads gzip bodies, and answers `_bulk` item by item as OpenSearch
 does: `_type` and malformed NDJSON refused, mappings made and enforced as a real
-node does (tests/standin_mapping.py: dynamic mapping, index templates, the
+node does (harness/standin_mapping.py: dynamic mapping, index templates, the
 1,000-field limit), 413 past `max_content_length`, and Serverless refusing `_id`.
 tests/test_standin_vs_real.py holds these answers to a real OpenSearch node.
 Faults can be injected: whole-request answers (429, 503, ...), slow answers and
@@ -28,8 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests import standin_mapping
-from tests.sigv4_check import TestCredentials, check
+from harness import standin_mapping
+from harness.sigv4_check import TestCredentials, check
 
 TEN_MIB = 10 * 1024 * 1024
 _BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
