@@ -48,10 +48,11 @@ opensearch:
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
 	@"$(PYTHON)" -m harness.opensearch_node
 
-# Ours against the Node reference in the same run; writes bench/results/ (see README, Performance).
+# Ours against the Node reference in the same run; writes bench/results/, then prints the cost model (README, Performance).
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/run.py
+	$(PY) bench/cost.py
 
 sam-tools: $(SAM_TOOLS)
 

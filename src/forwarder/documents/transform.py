@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections import deque
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
@@ -29,11 +29,7 @@ MAX_INDEX_BYTES = 255
 # them, a hostile payload can): an index name must be writable as UTF-8.
 _FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:\ud800-\udfff]')
 _DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
-_STAMP_START = b',"@timestamp":"'
-_ID_KEY, _COMMA_ID_KEY, _EMPTY_HEAD = b'"@id":', b',"@id":', b'{"@id":'
-_TWO_DIGITS = tuple(f"{n:02d}".encode() for n in range(60))
-_MS_SUFFIX = tuple(f'.{ms:03d}Z","@message":'.encode() for ms in range(1000))  # ms -> b'.mmmZ","@message":'
-_AT_FIELDS = frozenset(("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream"))
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 _dumps, _loads = orjson.dumps, orjson.loads  # the fast path; jsjson where orjson refuses
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 # Epoch milliseconds a date can hold (years 1-9999, as OpenSearch's ISO dates and Python's datetime).
@@ -46,7 +42,7 @@ def to_documents(payload: Payload, index_prefix: str) -> Documents:
 
     The work is done a column at a time (all ids, all timestamps, all messages)
     with `map` and `zip`, so that the per-event steps run in C; only the events
-    with embedded JSON or extracted fields take a Python-level step of their own.
+    with embedded JSON take a Python-level step of their own.
     """
     if payload.is_control:
         return Documents([], [], [])
@@ -71,79 +67,46 @@ def to_documents(payload: Payload, index_prefix: str) -> Documents:
         raise _first_bad_event(events) from None
 
     seconds = list(map(operator.floordiv, timestamps, repeat(1000)))
-    index_of, stamp_of = _time_parts(set(seconds), index_base(payload.log_group, index_prefix))
-    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b}' % (
-        jsjson.dumps(payload.owner),
-        jsjson.dumps(payload.log_group),
-        jsjson.dumps(payload.log_stream),
-    )
-    heads = [_EMPTY_HEAD] * len(events)  # the source's JSON without its closing brace, then `"@id":`
+    index_of, iso_of = _time_parts(set(seconds), index_base(payload.log_group, index_prefix))
+    sources = _embedded_sources(messages, fields_of)
     with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
-    slow: list[tuple[int, dict[str, Any]]] = []  # sources whose @-fields are set on the dict
-    _embedded_heads(messages, fields_of, heads, slow)
-    for position, head in zip(
-        with_fields, extracted.heads(list(map(fields_of.__getitem__, with_fields)), _ID_KEY), strict=True
+    for position, source in zip(
+        with_fields, extracted.sources(list(map(fields_of.__getitem__, with_fields))), strict=True
     ):
-        if head is not None:
-            heads[position] = head
-        elif source := extracted.source(fields_of[position]):  # unwritable values: the dict way
-            slow.append((position, source))
-    # The @-fields appended as bytes give what setting them on the dict would (they
-    # come last, in this order), for a fraction of the cost.
-    parts = (heads, ids, messages, seconds, timestamps, stamp_of, tail)
-    try:
-        sources = _joined(*parts, _dumps)
-    except TypeError:  # lone surrogates
-        sources = _joined(*parts, jsjson.dumps)
-    for position, source in slow:  # written again, the dict way
-        millis = _MS_SUFFIX[timestamps[position] % 1000][: len(".mmmZ")]
-        iso = (stamp_of[seconds[position]][len(_STAMP_START) :] + millis).decode()
-        made = _with_at_fields(
-            source, ids[position], iso, messages[position], payload.owner, payload.log_group, payload.log_stream
-        )
-        sources[position] = made
-    return Documents(list(map(index_of.__getitem__, seconds)), ids, sources)
-
-
-def _joined(
-    heads: list[bytes],
-    ids: list[Any],
-    messages: list[str],
-    seconds: list[int],
-    timestamps: list[int],
-    stamp_of: dict[int, bytes],
-    tail: bytes,
-    dumps: Callable[[Any], bytes],
-) -> list[bytes]:
-    """Each event's source.
-
-    Every part is made as the join takes it: orjson's results hold a few KiB of
-    spare capacity each, and keeping a list of them alive costs page faults.
-    """
-    return list(
-        map(
-            b"".join,
-            zip(
-                heads,
-                map(dumps, ids),
-                map(stamp_of.__getitem__, seconds),
-                map(_MS_SUFFIX.__getitem__, map(operator.mod, timestamps, repeat(1000))),
-                map(dumps, messages),
-                repeat(tail),
-            ),
-        )
+        sources[position] = source
+    # The @-fields go last, in this order; a source's own @-keys are overwritten where they are.
+    stamps = map(
+        operator.add,
+        map(iso_of.__getitem__, seconds),
+        map(_MILLIS.__getitem__, map(operator.mod, timestamps, repeat(1000))),
     )
+    for key, values in (
+        ("@id", ids),
+        ("@timestamp", stamps),
+        ("@message", messages),
+        ("@owner", repeat(payload.owner)),
+        ("@log_group", repeat(payload.log_group)),
+        ("@log_stream", repeat(payload.log_stream)),
+    ):
+        deque(map(operator.setitem, sources, repeat(key), values), maxlen=0)  # sources[i][key] = values[i], in C
+    return Documents(list(map(index_of.__getitem__, seconds)), ids, _serialized(sources))
 
 
-def _embedded_heads(
-    messages: list[str], fields_of: list[Any], heads: list[bytes], slow: list[tuple[int, dict[str, Any]]]
-) -> None:
-    """Each message without extractedFields whose text from its first `{` is a JSON object: its head.
+def _serialized(sources: list[dict[str, Any]]) -> list[bytes]:
+    """Each source as JSON: orjson, and jsjson for one it refuses (lone surrogates, integers over 64 bits)."""
+    try:
+        return list(map(_dumps, sources))
+    except TypeError:
+        return list(map(jsjson.dumps, sources))
 
-    One loop for finding, parsing and writing, with orjson called directly (no call
-    per candidate to `jsjson`, no list of sources). A source with top-level `@`-keys
-    of its own, or one orjson cannot write, goes to `slow`.
+
+def _embedded_sources(messages: list[str], fields_of: list[Any]) -> list[dict[str, Any]]:
+    """For each message without extractedFields, the JSON object its text holds from its first `{`, else {}.
+
+    One loop for finding and parsing, with orjson called directly (no call per
+    candidate to `jsjson`).
     """
+    sources: list[dict[str, Any]] = [{} for _ in messages]
     for position, brace in enumerate(map(str.find, messages, repeat("{"))):
         if brace < 0 or fields_of[position] is not None:
             continue
@@ -152,23 +115,17 @@ def _embedded_heads(
             source = _loads(text) if text[-1] == "}" else jsjson.object_or_none(text)
         except orjson.JSONDecodeError as err:
             source = jsjson.refused_object_or_none(text, err)  # what JSON.parse reads but orjson refuses
-        if not source:
-            continue
-        if source.keys().isdisjoint(_AT_FIELDS):
-            try:
-                heads[position] = _dumps(source)[:-1] + _COMMA_ID_KEY
-                continue
-            except TypeError:  # integers over 64 bits, lone surrogates
-                pass
-        slow.append((position, source))  # set in place where they are: the dict way
+        if source:
+            sources[position] = source
+    return sources
 
 
-def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int, bytes]]:
-    """For each distinct second: its day's index name, and b',"@timestamp":"YYYY-MM-DDTHH:MM:SS'."""
+def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int, str]]:
+    """For each distinct second: its day's index name, and its ISO time to the second, YYYY-MM-DDTHH:MM:SS."""
     days: dict[int, tuple[str, str]] = {}
-    minutes: dict[int, bytes] = {}  # minute -> b',"@timestamp":"YYYY-MM-DDTHH:MM:'
+    minutes: dict[int, str] = {}  # minute -> 'YYYY-MM-DDTHH:MM:'
     index_of: dict[int, str] = {}
-    stamp_of: dict[int, bytes] = {}
+    iso_of: dict[int, str] = {}
     for second in seconds:
         minute, second_of_minute = divmod(second, 60)
         day = minute // 1440
@@ -178,9 +135,9 @@ def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int,
         prefix = minutes.get(minute)
         if prefix is None:
             hour, minute_of_hour = divmod(minute % 1440, 60)
-            prefix = minutes[minute] = _STAMP_START + f"{days[day][1]}{hour:02d}:{minute_of_hour:02d}:".encode()
-        stamp_of[second] = prefix + _TWO_DIGITS[second_of_minute]
-    return index_of, stamp_of
+            prefix = minutes[minute] = f"{days[day][1]}{hour:02d}:{minute_of_hour:02d}:"
+        iso_of[second] = f"{prefix}{second_of_minute:02d}"
+    return index_of, iso_of
 
 
 def _first_bad_event(events: list[LogEvent]) -> NotAwslogsPayloadError:
@@ -205,19 +162,6 @@ def _first_bad_event(events: list[LogEvent]) -> NotAwslogsPayloadError:
                 f"(id, numeric timestamp and message string expected): {err!r}"
             )
     return NotAwslogsPayloadError("logEvents holds something that is not a CloudWatch log event")
-
-
-def _with_at_fields(
-    source: dict[str, Any], event_id: Any, iso: str, message: str, owner: str, group: str, stream: str
-) -> bytes:
-    """The embedded JSON has `@`-keys of its own: overwritten in place, as the reference does."""
-    source["@id"] = event_id
-    source["@timestamp"] = iso
-    source["@message"] = message
-    source["@owner"] = owner
-    source["@log_group"] = group
-    source["@log_stream"] = stream
-    return jsjson.dumps(source)
 
 
 def index_base(log_group: str, index_prefix: str) -> str:
