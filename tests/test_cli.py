@@ -235,3 +235,49 @@ def test_encode_reads_stdin_and_refuses_nothing_to_encode(monkeypatch, capsys) -
     monkeypatch.setattr("sys.stdin", io.StringIO("\n  \n"))
     assert cli.main(["encode", "-", "--log-group", "/aws/lambda/x"]) == 1
     assert "-: no log lines to encode" in capsys.readouterr().err
+
+
+def test_encode_piped_into_invoke_dash_indexes_the_lines(standin: StandIn, tmp_path) -> None:
+    """`forwarder encode ... | forwarder invoke -`, as a shell runs it, with the console scripts."""
+    lines = tmp_path / "app.log"
+    lines.write_text("one\ntwo\nthree\n")
+    forwarder = Path(sys.executable).parent / "forwarder"
+    done = subprocess.run(
+        f'"{forwarder}" encode "{lines}" --log-group /aws/lambda/checkout | "{forwarder}" invoke -',
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **standin.env()},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (report,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (report["file"], report["status"], report["indexed"]) == ("-", "ok", 3)
+    assert standin.count() == 3
+
+
+def test_encode_into_a_reader_that_stops_early_ends_quietly(tmp_path) -> None:
+    lines = tmp_path / "app.log"
+    lines.write_text("".join(f"line {n} {'x' * 200}\n" for n in range(20_000)))
+    done = subprocess.run(
+        f'"{Path(sys.executable).parent / "forwarder"}" encode "{lines}" --log-group /aws/lambda/x | head -c 10',
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == '{"awslogs"'
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert "CloudWatch sends at most 10,000 events or 1 MiB per batch" in done.stderr
+
+
+def test_encode_refuses_an_empty_log_group(tmp_path, capsys) -> None:
+    lines = tmp_path / "app.log"
+    lines.write_text("one\n")
+    assert cli.main(["encode", str(lines), "--log-group", " "]) == 1
+    assert "--log-group is empty: give the log group's name" in capsys.readouterr().err
+
+
+def test_a_directory_without_events_is_an_error(tmp_path, capfd) -> None:
+    assert cli.main(["invoke", str(tmp_path), "--dry-run"]) == 1
+    assert f"{tmp_path}: no *.json event files in this directory" in capfd.readouterr().err

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
+    invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory; - for stdin")
     invoke.add_argument("--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing")
     replay = commands.add_parser(
         "replay",
@@ -126,11 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+STDIN = Path("-")  # `forwarder encode ... | forwarder invoke -`
+
+
 def _event_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(path.glob("*.json")))
+        if path == STDIN:
+            files.append(path)
+        elif path.is_dir():
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise ForwarderError(f"{path}: no *.json event files in this directory")
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
@@ -140,7 +148,7 @@ def _event_files(paths: Sequence[Path]) -> list[Path]:
 
 def _read_event(path: Path) -> Any:
     try:
-        return orjson.loads(path.read_bytes())
+        return orjson.loads(sys.stdin.buffer.read() if path == STDIN else path.read_bytes())
     except orjson.JSONDecodeError as err:
         raise ForwarderError(f"{path}: not a JSON event file ({err})") from None
 
@@ -184,13 +192,18 @@ def _invoke(files: list[Path]) -> int:
 
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event
+MAX_BATCH_EVENTS = 10_000  # and for one subscription batch
+MAX_BATCH_BYTES = 1024 * 1024
+EVENT_OVERHEAD = 26  # bytes CloudWatch adds to each event's size
 
 
 def _encode(source: Path, log_group: str, log_stream: str, owner: str, start_ms: int | None) -> int:
     import base64
     import gzip
 
-    text = sys.stdin.read() if str(source) == "-" else _read_text(source)
+    if not log_group.strip():
+        raise ForwarderError("--log-group is empty: give the log group's name, e.g. /aws/lambda/checkout")
+    text = sys.stdin.read() if source == STDIN else _read_text(source)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise ForwarderError(f"{source}: no log lines to encode")
@@ -211,7 +224,18 @@ def _encode(source: Path, log_group: str, log_stream: str, owner: str, start_ms:
         ],
     }
     data = base64.b64encode(gzip.compress(orjson.dumps(payload), mtime=0)).decode()
-    print(orjson.dumps({"awslogs": {"data": data}}).decode())
+    batch_bytes = sum(len(line.encode()) + EVENT_OVERHEAD for line in lines)  # as CloudWatch counts them
+    if len(lines) > MAX_BATCH_EVENTS or batch_bytes > MAX_BATCH_BYTES:
+        print(
+            f"forwarder: note: {len(lines):,} events, {batch_bytes:,} bytes; CloudWatch sends at most "
+            f"{MAX_BATCH_EVENTS:,} events or 1 MiB per batch, so a subscription never delivers one this big",
+            file=sys.stderr,
+        )
+    try:
+        sys.stdout.write(orjson.dumps({"awslogs": {"data": data}}).decode() + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
