@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +11,7 @@ from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
+from forwarder.errors import ConfigError
 from forwarder.scrub import scrubbed
 
 SERVICE = "cwl-opensearch-forwarder"
@@ -35,6 +38,18 @@ class _CurrentStream:
 
 _stream = _CurrentStream("stdout")
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_level_variables() -> None:
+    """Powertools reads POWERTOOLS_LOG_LEVEL / LOG_LEVEL; a word it does not know would be a traceback."""
+    for name in ("POWERTOOLS_LOG_LEVEL", "LOG_LEVEL"):
+        value = os.environ.get(name)
+        if value and value.upper() not in logging.getLevelNamesMapping():
+            raise ConfigError(f"{name}={value!r} is not a log level: use one of {', '.join(LEVELS)} (any case)")
+
+
+_check_level_variables()
 # Level from POWERTOOLS_LOG_LEVEL / LOG_LEVEL (Powertools reads them), INFO otherwise.
 logger = Logger(service=SERVICE, stream=_stream)  # type: ignore[arg-type]
 

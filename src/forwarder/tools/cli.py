@@ -109,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
     args = parser.parse_args(argv)
 
-    from forwarder.log import logs_to_stderr
-
     try:
+        from forwarder.log import logs_to_stderr  # a wrong log level is a ConfigError here
+
         with logs_to_stderr():
             if args.command == "replay":
                 return _replay(args.source)
