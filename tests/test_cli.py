@@ -114,6 +114,24 @@ def test_a_wrong_setting_fails_with_the_variable_named(tmp_path) -> None:
     assert "ConfigError: INDEX_PREFIX='Bad Prefix' is not accepted" in done.stderr
 
 
+@pytest.mark.parametrize(("value"), ["", "  ", "AWS/Lambda", "x" * 256])
+def test_a_metrics_namespace_cloudwatch_refuses_is_one_line_naming_the_variable(value) -> None:
+    env = {**os.environ, "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
+    env["POWERTOOLS_METRICS_NAMESPACE"] = value
+    done = subprocess.run(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"forwarder: ConfigError: POWERTOOLS_METRICS_NAMESPACE={value!r} is not accepted: give 1-255 "
+        "characters, not starting with AWS/ (unset, it is CwlOpenSearchForwarder)"
+    ]
+
+
 @pytest.mark.parametrize(("variable", "value"), [("POWERTOOLS_LOG_LEVEL", "LOUD"), ("LOG_LEVEL", " info")])
 def test_a_log_level_powertools_does_not_know_is_one_line_naming_the_variable(variable, value) -> None:
     env = {**os.environ, "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "us-east-1", variable: value}

@@ -12,12 +12,25 @@ import os
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from forwarder.errors import ConfigError
 from forwarder.log import SERVICE
 
 NAMESPACE = "CwlOpenSearchForwarder"
 MAX_LATENCIES = 99  # BulkLatency values per invocation (see record_requests)
 
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
+
+def _namespace() -> str:
+    """CloudWatch takes 1-255 characters, not starting with `AWS/` (reserved); Powertools checks none of it."""
+    value = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    if not value.strip() or len(value) > 255 or value.startswith("AWS/"):
+        raise ConfigError(
+            f"POWERTOOLS_METRICS_NAMESPACE={value!r} is not accepted: give 1-255 characters, "
+            f"not starting with AWS/ (unset, it is {NAMESPACE})"
+        )
+    return value
+
+
+metrics = Metrics(namespace=_namespace(), service=SERVICE)
 
 
 def count(index_prefix: str, **counts: int) -> None:
