@@ -114,6 +114,20 @@ def test_a_wrong_setting_fails_with_the_variable_named(tmp_path) -> None:
     assert "ConfigError: INDEX_PREFIX='Bad Prefix' is not accepted" in done.stderr
 
 
+def test_powertools_service_name_names_the_service_in_the_log_lines(standin: StandIn) -> None:
+    env = {**os.environ, **standin.env(), "POWERTOOLS_SERVICE_NAME": "payments-forwarder"}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = next(json.loads(line) for line in done.stderr.splitlines() if '"bulk report"' in line)
+    assert report["service"] == "payments-forwarder"
+
+
 @pytest.mark.parametrize(("value"), ["", "  ", "AWS/Lambda", "x" * 256])
 def test_a_metrics_namespace_cloudwatch_refuses_is_one_line_naming_the_variable(value) -> None:
     env = {**os.environ, "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}

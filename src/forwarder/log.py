@@ -14,7 +14,9 @@ from aws_lambda_powertools import Logger
 from forwarder.errors import ConfigError
 from forwarder.scrub import scrubbed
 
-SERVICE = "cwl-opensearch-forwarder"
+# The `service` key of every log line and the metrics' dimension; POWERTOOLS_SERVICE_NAME
+# names it, as in any Powertools function (the template sets it).
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "").strip() or "cwl-opensearch-forwarder"
 
 
 class _CurrentStream:
