@@ -709,3 +709,35 @@ def test_a_document_refused_after_an_unanswered_attempt_is_dead_lettered_saying_
     assert (result["dead_lettered"], forwarder_env.count()) == (1, 1), "indexed by the first attempt"
     (entry,) = dead_letter.entries()
     assert entry["reason"].startswith(MAYBE_INDEXED) and "HTTP 403" in entry["reason"]
+
+
+@pytest.mark.parametrize(("refused", "status"), [((), "ok"), (("1",), "partial"), (("1", "2"), "dead_lettered")])
+def test_the_status_says_where_the_documents_went(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, refused: tuple[str, ...], status: str
+) -> None:
+    def refuse(index: str, doc_id: str | None, source: bytes) -> tuple[int, str, str] | None:
+        return (
+            (403, "security_exception", "no permissions for [indices:data/write/bulk[s]]")
+            if doc_id in refused
+            else None
+        )
+
+    forwarder_env.item_fault = refuse
+    result = handler.lambda_handler(event_with(one_event("a", "1"), one_event("b", "2")), LocalContext())
+    assert (result["status"], result["dead_lettered"], result["indexed"]) == (status, len(refused), 2 - len(refused))
+    assert adds_up(result)
+
+
+def test_what_is_neither_indexed_nor_dead_lettered_is_reported_failed_by_the_cli(
+    forwarder_env: StandIn, tmp_path, capfd
+) -> None:
+    from forwarder.tools import cli
+
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "security_exception", "no permissions")
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(event_with(one_event("a", "1"), one_event("b", "2"))))
+    assert cli.main(["invoke", str(path)]) == 1  # no DEAD_LETTER_BUCKET: nowhere to keep them
+    captured = capfd.readouterr()
+    (report,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert (report["status"], report["failed"], report["indexed"], report["events"]) == ("failed", 2, 0, 2)
+    assert "NotDeliveredError: 2 of 2 documents are neither indexed nor dead-lettered" in captured.err

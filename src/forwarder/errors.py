@@ -73,6 +73,8 @@ class TransportError(DeliveryError):
 class NotDeliveredError(DeliveryError):
     """Documents are neither indexed nor in the dead letter: the invocation fails so Lambda keeps the event."""
 
+    report: dict[str, Any] | None = None  # the payload's report, status "failed", where one was made
+
 
 class DeadLetterError(ForwarderError):
     """The dead-letter store could not be written or read."""

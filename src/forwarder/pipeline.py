@@ -66,8 +66,18 @@ class Report:
     retried: int  # documents re-sent after a transient failure, whatever their end
     requests: int
 
+    @property
+    def status(self) -> str:
+        """ok: nothing dead-lettered or failed; partial: some dead-lettered; dead_lettered: all that was
+        not excluded; failed: some are neither indexed nor dead-lettered (the invocation fails)."""
+        if self.failed:
+            return "failed"
+        if not self.dead_lettered:
+            return "ok"
+        return "partial" if self.indexed + self.fallback else "dead_lettered"
+
     def as_dict(self) -> dict[str, Any]:
-        return {"status": "ok", **asdict(self)}
+        return {"status": self.status, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         Retried=report.retried,
     )
     emf.record_requests(payload.size, outcome.latencies_ms)
-    details: dict[str, Any] = {"report": asdict(report)}
+    details: dict[str, Any] = {"report": report.as_dict()}
     if dead or failed:
         undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
         details["undelivered"] = [_loggable(item, run.settings.log_failed_documents) for item in undelivered]
@@ -190,12 +200,14 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     if failed:
         logger.error("bulk report", extra=details)
         first = failed[0]
-        raise NotDeliveredError(
+        not_delivered = NotDeliveredError(
             f"{len(failed)} of {events} documents are neither indexed nor dead-lettered "
             f"(first: {first.error_type}: {first.reason[:300]}"
             + (f"; dead letter: {problem}" if problem else "")
             + "). Lambda retries the event; re-sent documents overwrite themselves by _id"
         )
+        not_delivered.report = report.as_dict()
+        raise not_delivered
     if dead:
         logger.warning("bulk report", extra=details)
     else:

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from forwarder.errors import ForwarderError
+from forwarder.errors import ForwarderError, NotDeliveredError
 
 EXAMPLES = """examples:
   forwarder invoke events/eks-fluentd.json
@@ -185,6 +185,8 @@ def _invoke(files: list[Path]) -> int:
                 result = lambda_handler(event, LocalContext())
         except ForwarderError as err:
             print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
+            if isinstance(err, NotDeliveredError) and err.report:
+                print(orjson.dumps({"file": str(path), **err.report}).decode())  # status "failed", with its counts
             status = 1
             continue
         print(orjson.dumps({"file": str(path), **result}).decode())
