@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -331,3 +333,22 @@ def test_encode_refuses_an_empty_log_group(tmp_path, capsys) -> None:
 def test_a_directory_without_events_is_an_error(tmp_path, capfd) -> None:
     assert cli.main(["invoke", str(tmp_path), "--dry-run"]) == 1
     assert f"{tmp_path}: no *.json event files in this directory" in capfd.readouterr().err
+
+
+def test_ctrl_c_during_the_retries_ends_in_one_line(silent_endpoint: str) -> None:
+    """An endpoint that never answers keeps `invoke` retrying; SIGINT ends it at once, exit 130, no traceback."""
+    env = {**os.environ, "OPENSEARCH_ENDPOINT": silent_endpoint, "AWS_REGION": "us-east-1"}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", POWERTOOLS_LOG_LEVEL="ERROR")
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(3)  # imported, and waiting on the first request
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert (process.returncode, out) == (130, "")
+    assert err.strip().splitlines()[-1] == "forwarder: interrupted" and "Traceback" not in err, err

@@ -124,8 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForwarderError as err:
         print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: what was indexed stays, the event files are untouched; no traceback
+        print("forwarder: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 STDIN = Path("-")  # `forwarder encode ... | forwarder invoke -`
 
 
