@@ -30,6 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from harness import payload_gen  # noqa: E402
 
+from forwarder.tools.cli import EVENT_OVERHEAD  # noqa: E402
+
 FULL_VCPU_MB = 1769  # docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
 PRICES = {  # us-east-1, on-demand
     "lambda_gb_second": 0.0000166667,  # x86; arm64 0.0000133334 (aws.amazon.com/lambda/pricing/)
@@ -39,7 +41,6 @@ PRICES = {  # us-east-1, on-demand
 }
 GIB = 2**30
 BULK_MAX_BYTES = 5 * 2**20
-EVENT_OVERHEAD = 26  # bytes CloudWatch Logs adds to each event's size
 MEMORY_SIZES = (128, 256, 512, 1024, 1769)
 ANSWER_MS = (20, 100)  # OpenSearch's answer time per _bulk request: a healthy domain, a busy one
 BATCH = 1000  # events per invocation (CloudWatch sends up to 10,000 or 1 MB)

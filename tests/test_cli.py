@@ -26,6 +26,13 @@ EVENTS = REPO / "events"
 MAX = 64 * 1024 * 1024
 
 
+def forwarder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [Path(sys.executable).parent / "forwarder", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
 def expected_body(path: Path) -> bytes:
     payload = decode.decode_event(json.loads(path.read_text()), MAX)
     return bulk.ndjson(transform.to_documents(payload, "mydata"))
@@ -85,13 +92,7 @@ def test_invoke_sends_to_the_endpoint_and_prints_the_report(forwarder_env: Stand
 
 def test_the_console_script_runs_the_handler_in_a_fresh_process(standin: StandIn) -> None:
     env = {**os.environ, **standin.env()}
-    done = subprocess.run(
-        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = forwarder("invoke", str(EVENTS), env=env)
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["status"] for r in reports] == ["control_message", "ok", "ok", "ok"]
@@ -105,26 +106,14 @@ def test_a_wrong_setting_fails_with_the_variable_named(tmp_path) -> None:
         "AWS_REGION": "us-east-1",
         "INDEX_PREFIX": "Bad Prefix",
     }
-    done = subprocess.run(
-        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), env=env)
     assert done.returncode == 1
     assert "ConfigError: INDEX_PREFIX='Bad Prefix' is not accepted" in done.stderr
 
 
 def test_powertools_service_name_names_the_service_in_the_log_lines(standin: StandIn) -> None:
     env = {**os.environ, **standin.env(), "POWERTOOLS_SERVICE_NAME": "payments-forwarder"}
-    done = subprocess.run(
-        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), env=env)
     assert done.returncode == 0, done.stderr
     report = next(json.loads(line) for line in done.stderr.splitlines() if '"bulk report"' in line)
     assert report["service"] == "payments-forwarder"
@@ -134,13 +123,7 @@ def test_powertools_service_name_names_the_service_in_the_log_lines(standin: Sta
 def test_a_metrics_namespace_cloudwatch_refuses_is_one_line_naming_the_variable(value) -> None:
     env = {**os.environ, "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
     env["POWERTOOLS_METRICS_NAMESPACE"] = value
-    done = subprocess.run(
-        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), env=env)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.splitlines() == [
         f"forwarder: ConfigError: POWERTOOLS_METRICS_NAMESPACE={value!r} is not accepted: give 1-255 "
@@ -152,13 +135,7 @@ def test_a_metrics_namespace_cloudwatch_refuses_is_one_line_naming_the_variable(
 def test_a_log_level_powertools_does_not_know_is_one_line_naming_the_variable(variable, value) -> None:
     env = {**os.environ, "OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "us-east-1", variable: value}
     env.pop("POWERTOOLS_LOG_LEVEL" if variable == "LOG_LEVEL" else "LOG_LEVEL", None)
-    done = subprocess.run(
-        [Path(sys.executable).parent / "forwarder", "invoke", str(EVENTS / "lambda.json"), "--dry-run"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), "--dry-run", env=env)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.splitlines() == [
         f"forwarder: ConfigError: {variable}={value!r} is not a log level: "

@@ -142,8 +142,7 @@ def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
         return ControlMessage(payload.log_group)
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline)
-    # The dead letter is written in the margin the deadline keeps back from the function's timeout.
-    return settle(outcome, prepared, run, deadline.remaining() + run.settings.retry_safety_margin)
+    return settle(outcome, prepared, run, _dead_letter_time(run, deadline))
 
 
 def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
@@ -233,7 +232,7 @@ def _loggable(item: send.Undelivered, with_source: bool) -> dict[str, Any]:
 def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadline) -> BadInput:
     """Bad input goes to the dead letter as it came, in the margin kept back; without one, the error is raised."""
     emf.count(run.settings.index_prefix, BadInput=1)
-    time_left = deadline.remaining() + run.settings.retry_safety_margin
+    time_left = _dead_letter_time(run, deadline)
     _log_bad_input(err, data)
     store = run.dead_letter
     if store is None:
@@ -246,6 +245,11 @@ def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadli
     location = f"s3://{store.bucket}/{key}"
     logger.warning("bad input dead-lettered", extra={"dead_letter": location})
     return BadInput(type(err).__name__, str(err), location)
+
+
+def _dead_letter_time(run: Runtime, deadline: send.Deadline) -> float:
+    """The dead letter is written in the margin the deadline keeps back from the function's timeout."""
+    return deadline.remaining() + run.settings.retry_safety_margin
 
 
 def _as_json(event: Any) -> str:

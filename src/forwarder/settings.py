@@ -21,6 +21,8 @@ _PREFIX_ALLOWED = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")  # host[:port], nothing else
 MIB = 1024 * 1024
+# Enough to make documents, for local tools that send nothing (the dry run, the bench).
+DOCUMENTS_ONLY: Mapping[str, str] = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
 MEMORY_PER_INFLATED_BYTE = 16  # of the function's memory, per byte a payload may inflate to
 
 

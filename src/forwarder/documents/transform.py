@@ -97,7 +97,7 @@ def _serialized(sources: list[dict[str, Any]]) -> list[bytes]:
     """Each source as JSON: orjson, and jsjson for one it refuses (lone surrogates, integers over 64 bits).
 
     Each is copied to its exact size as it is made: orjson's results hold spare
-    capacity, and keeping 10,000 of them raised the peak RSS from 113 to 142 MB.
+    capacity, and keeping 10,000 of them raised the peak RSS at 10,000 events from 107 to 142 MB.
     """
     try:
         return list(map(_exact, map(_dumps, sources)))

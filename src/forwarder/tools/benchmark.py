@@ -13,15 +13,12 @@ from typing import Any
 
 from forwarder import pipeline
 from forwarder.delivery import bulk
-from forwarder.settings import Settings
+from forwarder.settings import DOCUMENTS_ONLY, Settings
 from forwarder.sources import decode
 
 NO_LIMIT = 1 << 40  # MAX_PAYLOAD_BYTES plays no part in the timing
 # The defaults, whatever this shell's environment says: no filters, the reference's prefix.
-SETTINGS = dataclasses.replace(
-    Settings.from_env({"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}),
-    max_payload_bytes=NO_LIMIT,
-)
+SETTINGS = dataclasses.replace(Settings.from_env(DOCUMENTS_ONLY), max_payload_bytes=NO_LIMIT)
 
 
 def hot_path(event: Any, settings: Settings = SETTINGS) -> bytes:

@@ -160,22 +160,27 @@ def _read_event(path: Path) -> Any:
 def _dry_run(files: list[Path]) -> int:
     from forwarder.delivery import bulk
     from forwarder.pipeline import prepare
-    from forwarder.settings import Settings
+    from forwarder.settings import DOCUMENTS_ONLY, Settings
     from forwarder.sources import decode
 
     # Only what shapes the documents is needed; no endpoint, no credentials.
-    defaults = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
-    settings = Settings.from_env({**defaults, **os.environ})
+    settings = Settings.from_env({**DOCUMENTS_ONLY, **os.environ})
     for path in files:
         documents = prepare(decode.awslogs_data(_read_event(path)), settings).documents  # filtered as sent
-        if documents:
-            try:
-                sys.stdout.buffer.write(bulk.ndjson(documents, settings.sends_ids))
-                sys.stdout.flush()
-            except BrokenPipeError:  # `| head`: the reader has seen enough
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                return 0
+        if documents and not _write_stdout(bulk.ndjson(documents, settings.sends_ids)):
+            return 0
     return 0
+
+
+def _write_stdout(data: bytes) -> bool:
+    """Write and flush; False when the reader has closed the pipe (`| head`: it has seen enough)."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return False
+    return True
 
 
 def _invoke(files: list[Path]) -> int:
@@ -213,8 +218,9 @@ def _encode(source: Path, log_group: str, log_stream: str, owner: str, start_ms:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise ForwarderError(f"{source}: no log lines to encode")
-    for number, line in enumerate(lines, 1):
-        if len(line.encode()) > MAX_EVENT_BYTES:
+    sizes = [len(line.encode()) for line in lines]
+    for number, size in enumerate(sizes, 1):
+        if size > MAX_EVENT_BYTES:
             raise ForwarderError(f"{source}: line {number} is over CloudWatch's 256 KiB per event")
     start = int(time.time() * 1000) if start_ms is None else start_ms
     payload = {
@@ -230,18 +236,14 @@ def _encode(source: Path, log_group: str, log_stream: str, owner: str, start_ms:
         ],
     }
     data = base64.b64encode(gzip.compress(orjson.dumps(payload), mtime=0)).decode()
-    batch_bytes = sum(len(line.encode()) + EVENT_OVERHEAD for line in lines)  # as CloudWatch counts them
+    batch_bytes = sum(sizes) + EVENT_OVERHEAD * len(lines)  # as CloudWatch counts them
     if len(lines) > MAX_BATCH_EVENTS or batch_bytes > MAX_BATCH_BYTES:
         print(
             f"forwarder: note: {len(lines):,} events, {batch_bytes:,} bytes; CloudWatch sends at most "
             f"{MAX_BATCH_EVENTS:,} events or 1 MiB per batch, so a subscription never delivers one this big",
             file=sys.stderr,
         )
-    try:
-        sys.stdout.write(orjson.dumps({"awslogs": {"data": data}}).decode() + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: the reader has seen enough
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _write_stdout(orjson.dumps({"awslogs": {"data": data}}) + b"\n")
     return 0
 
 
