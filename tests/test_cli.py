@@ -16,6 +16,7 @@ from harness import payload_gen
 from harness.reference import require_reference
 from harness.standin import StandIn
 
+from forwarder import handler
 from forwarder.delivery import bulk
 from forwarder.documents import transform
 from forwarder.sources import decode
@@ -87,7 +88,105 @@ def test_invoke_sends_to_the_endpoint_and_prints_the_report(forwarder_env: Stand
     (report,) = [json.loads(line) for line in captured.out.splitlines()]
     assert (report["status"], report["indexed"], report["failed"]) == ("ok", 20, 0)
     assert forwarder_env.count() == 20
-    assert '"message":"bulk report"' in captured.err, "logs go to stderr, stdout keeps the report"
+    assert captured.err == "", "no Lambda log lines or EMF metrics on a local run unless --verbose"
+
+
+def test_verbose_shows_the_lambdas_log_lines_and_metrics_on_stderr(forwarder_env: StandIn, capfd) -> None:
+    assert cli.main(["invoke", str(EVENTS / "lambda.json"), "--verbose"]) == 0
+    captured = capfd.readouterr()
+    assert json.loads(captured.out)["status"] == "ok", "stdout keeps the report"
+    lines = [json.loads(line) for line in captured.err.splitlines()]
+    assert [line["report"]["indexed"] for line in lines if line.get("message") == "bulk report"] == [4]
+    assert [line["Indexed"] for line in lines if "_aws" in line] == [[4.0]], "the invocation's EMF line"
+
+
+def test_where_the_dead_lettered_went_is_one_line_on_stderr(forwarder_env: StandIn, dead_letter, capfd) -> None:
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "index blocked")
+    assert cli.main(["invoke", str(EVENTS / "lambda.json")]) == 0
+    captured = capfd.readouterr()
+    assert json.loads(captured.out)["status"] == "dead_lettered"
+    (line,) = captured.err.splitlines()
+    assert re.fullmatch(
+        rf"forwarder: 4 documents dead-lettered in s3://{dead_letter.name}/dead-letter/\S+ "
+        r"\(first: cluster_block_exception: index blocked\)",
+        line,
+    ), line
+
+
+def on_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """The console script with stdout and stderr on a pseudo-terminal, as a person runs it."""
+    import pty
+
+    ours, theirs = pty.openpty()
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "forwarder", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=theirs,
+        stderr=theirs,
+        env=env,
+    )
+    os.close(theirs)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(ours, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ours)
+    return process.wait(timeout=60), b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_on_a_terminal_each_report_is_a_sentence_without_lambda_noise(standin: StandIn) -> None:
+    status, shown = on_a_terminal("invoke", str(EVENTS), env={**os.environ, **standin.env()})
+    assert status == 0, shown
+    assert shown.splitlines() == [
+        f"{EVENTS / 'control-message.json'}: control message (CloudWatch checking the destination): nothing to send",
+        f"{EVENTS / 'eks-fluentd.json'}: ok: 5 events: 5 indexed (1 request)",
+        f"{EVENTS / 'extracted-fields.json'}: ok: 2 events: 1 indexed, 1 indexed in the safe form (2 requests)",
+        f"{EVENTS / 'lambda.json'}: ok: 4 events: 4 indexed (1 request)",
+    ]
+
+
+def test_json_on_a_terminal_and_quiet_anywhere(standin: StandIn) -> None:
+    env = {**os.environ, **standin.env()}
+    status, shown = on_a_terminal("invoke", str(EVENTS / "lambda.json"), "--json", env=env)
+    assert status == 0 and json.loads(shown)["indexed"] == 4
+    status, shown = on_a_terminal("invoke", str(EVENTS / "lambda.json"), "--quiet", env=env)
+    assert (status, shown) == (0, "")
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), "-q", env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert standin.count() == 4, "three runs, each overwriting the same 4 _ids"
+
+
+def test_an_unreachable_endpoint_says_so_at_once_then_one_line_per_retry_round() -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**os.environ, "OPENSEARCH_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1"}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", RETRY_MAX_SECONDS="2")
+    status, shown = on_a_terminal("invoke", str(EVENTS / "lambda.json"), env=env)
+    first, *rounds, last = shown.splitlines()
+    assert status == 1
+    assert first == (
+        f"forwarder: cannot connect to http://127.0.0.1:{port}: [Errno 111] Connection refused. "
+        "Retrying for up to 2 s (RETRY_MAX_SECONDS); Ctrl-C stops"
+    )
+    assert rounds and all(
+        re.fullmatch(rf"forwarder: retry {n}: 4 documents in \d+\.\d s, \d+\.\d s left; last: the same error", line)
+        for n, line in enumerate(rounds, 2)
+    ), rounds
+    requests = int(re.search(r"\((\d+) requests", last)[1])  # type: ignore[index]
+    assert len(rounds) <= requests <= len(rounds) + 2, "the first, one per round, but none past the deadline"
+    assert last == (
+        f"{EVENTS / 'lambda.json'}: failed: 4 events: 4 not delivered ({requests} requests, 4 documents re-sent); "
+        f"first: transport_error: retry time ran out; last: cannot connect to http://127.0.0.1:{port}: "
+        "[Errno 111] Connection refused"
+    )
 
 
 def test_the_console_script_runs_the_handler_in_a_fresh_process(standin: StandIn) -> None:
@@ -113,7 +212,7 @@ def test_a_wrong_setting_fails_with_the_variable_named(tmp_path) -> None:
 
 def test_powertools_service_name_names_the_service_in_the_log_lines(standin: StandIn) -> None:
     env = {**os.environ, **standin.env(), "POWERTOOLS_SERVICE_NAME": "payments-forwarder"}
-    done = forwarder("invoke", str(EVENTS / "lambda.json"), env=env)
+    done = forwarder("invoke", str(EVENTS / "lambda.json"), "--verbose", env=env)
     assert done.returncode == 0, done.stderr
     report = next(json.loads(line) for line in done.stderr.splitlines() if '"bulk report"' in line)
     assert report["service"] == "payments-forwarder"
@@ -329,3 +428,76 @@ def test_ctrl_c_during_the_retries_ends_in_one_line(silent_endpoint: str) -> Non
     out, err = process.communicate(timeout=10)
     assert (process.returncode, out) == (130, "")
     assert err.strip().splitlines()[-1] == "forwarder: interrupted" and "Traceback" not in err, err
+
+
+EVERY_SETTING_WRONG = [
+    ("OPENSEARCH_ENDPOINT", "ftp://search.example.com"),
+    ("OPENSEARCH_SERVICE", "elasticsearch"),
+    ("INDEX_PREFIX", "My Logs"),
+    ("MAX_PAYLOAD_BYTES", "64MB"),
+    ("OPENSEARCH_CONNECT_TIMEOUT", "0"),
+    ("OPENSEARCH_READ_TIMEOUT", "soon"),
+    ("BULK_GZIP", "maybe"),
+    ("BULK_MAX_BYTES", "-5"),
+    ("BULK_MAX_DOCS", "1.5"),
+    ("RETRY_BASE_DELAY_SECONDS", "nan"),
+    ("RETRY_MAX_DELAY_SECONDS", "0"),
+    ("RETRY_MAX_SECONDS", "inf"),
+    ("RETRY_SAFETY_MARGIN_SECONDS", "-1"),
+    ("DEAD_LETTER_BUCKET", "s3://my-bucket"),
+    ("OPENSEARCH_SECRET_ARN", "my-secret"),
+    ("LOG_FAILED_DOCUMENTS", "sometimes"),
+    ("TRACING", "2"),
+    ("REDACT_EMAILS", "y"),
+    ("REDACT_IPS", "enabled"),
+    ("REDACT_RULES", '{"pattern": "x"}'),
+    ("INCLUDE_PATTERN", "[unclosed"),
+    ("EXCLUDE_PATTERN", "(?P<"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), EVERY_SETTING_WRONG)
+@pytest.mark.parametrize("command", [["invoke", str(EVENTS / "lambda.json"), str(EVENTS)], ["replay", "s3://b/p/"]])
+def test_every_wrong_setting_is_one_line_naming_the_variable_for_each_command(
+    forwarder_env: StandIn, monkeypatch, capfd, variable, value, command
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert cli.main(command) == 1
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"forwarder: ConfigError: {variable}"), line
+    assert forwarder_env.count() == 0
+
+
+def test_no_region_anywhere_is_one_line_naming_aws_region(monkeypatch, capfd) -> None:
+    monkeypatch.setenv("OPENSEARCH_ENDPOINT", "https://search.example.com")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    handler.reset_runtime()
+    assert cli.main(["invoke", str(EVENTS / "lambda.json")]) == 1
+    (line,) = capfd.readouterr().err.splitlines()
+    assert line.startswith("forwarder: ConfigError: AWS_REGION is not set")
+    handler.reset_runtime()
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["invoke"], "the following arguments are required: events"),
+        (["invoke", "x.json", "--json", "--quiet"], "argument --quiet/-q: not allowed with argument --json"),
+        (["replay"], "the following arguments are required: source"),
+        (["replay", "s3:/bucket"], "is not a replay source"),
+        (["encode", "x.log"], "the following arguments are required: --log-group"),
+        (["bench", "x.json", "--iterations", "many"], "argument --iterations: invalid int value"),
+        (["backup"], "argument command: invalid choice: 'backup'"),
+    ],
+)
+def test_each_command_misused_is_a_short_error_and_a_non_zero_exit(args, complaint, capfd) -> None:
+    try:
+        status = cli.main(args)
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    err = capfd.readouterr().err
+    assert status not in (0, None) and "Traceback" not in err
+    assert complaint in err.splitlines()[-1], err

@@ -171,7 +171,8 @@ def test_only_the_items_refused_with_429_are_sent_again(forwarder_env: StandIn, 
     assert bulk_report(out)["level"] == "INFO"
     first_retry = next(line for line in log_lines(out) if line["message"] == "retrying")
     assert first_retry["round"] == 1 and 60 < first_retry["documents"] < 200, "about 30% of 400"
-    assert first_retry["last"].startswith("429 es_rejected_execution_exception")
+    assert (first_retry["status"], first_retry["error_type"]) == (429, "es_rejected_execution_exception")
+    assert 0 <= first_retry["in_seconds"] <= float(FAST_RETRIES["RETRY_BASE_DELAY_SECONDS"]) and first_retry["last"]
 
 
 def test_dropped_connections_and_slow_answers_are_retried(forwarder_env: StandIn, monkeypatch) -> None:
@@ -202,9 +203,9 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
         sleep=lambda seconds: None,
         jitter=lambda low, high: ceilings.append(high) or high * 0.5,
     )
-    for backoffs in range(6):
-        run._back_off(backoffs)
+    delays = [run._backoff_delay(backoffs) for backoffs in range(6)]
     assert ceilings == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert delays == [ceiling * 0.5 for ceiling in ceilings]
 
 
 def test_retries_stop_at_the_deadline_and_the_invocation_fails(forwarder_env: StandIn, capfd) -> None:

@@ -14,7 +14,7 @@ from forwarder import handler
 from forwarder.documents import transform
 from forwarder.errors import ForwarderError
 from forwarder.sources.decode import decode_event
-from forwarder.tools import cli
+from forwarder.tools import cli, console
 from forwarder.tools.cli import LocalContext
 from forwarder.tools.replay import parse_target
 from tests.conftest import DeadLetterBucket
@@ -193,6 +193,9 @@ def test_an_unreadable_object_is_kept_as_it_is_and_the_others_are_replayed(
     assert dead_letter.s3.get_object(Bucket=dead_letter.name, Key=bad_gzip)["Body"].read() == b"this is not gzip"
     assert "dead-letter object not readable" in err
     assert set(forwarder_env.documents("mydata-x-2026.11.22")) == {"b"}
+    named = {kept["where"]: kept["reason"] for kept in report["kept"]}
+    assert set(named) == {f"s3://{dead_letter.name}/{key}" for key in (bad_gzip, cut_short)}, "on stdout, by key"
+    assert all(reason.startswith("not readable, kept as it is: cannot read s3://") for reason in named.values())
 
 
 def test_lines_that_cannot_be_replayed_are_kept_and_the_rest_of_their_object_is(
@@ -213,6 +216,12 @@ def test_lines_that_cannot_be_replayed_are_kept_and_the_rest_of_their_object_is(
         ("a line that is not an object", "[1, 2]"),
         ("another entry has the same index and id and another source", '"c"'),
         ("not JSON", json.dumps(doc_entry("b", "y")[:40].decode())),
+    ]
+    where = f"s3://{dead_letter.name}/{key}"
+    assert report["kept"] == [{"where": where, "entries": 3, "reason": kept[0]["reason"]}]
+    assert console.replay_lines("s3://x/", report) == [
+        "s3://x/: 5 entries read: 2 delivered, 3 still failing",
+        f"  kept: {where} (3 entries): {kept[0]['reason']}",
     ]
 
 
@@ -235,7 +244,9 @@ def test_one_poison_message_does_not_stop_the_queue_replay(
     monkeypatch.setattr(pipeline, "forward_event", forward_event)
     status, report, err = replay_output(capsys, "sqs://" + queue.removeprefix("https://"))
     assert status == 1 and (report["entries"], report["removed"], report["still_failing"]) == (3, 2, 1)
-    assert "message not replayed: kept in the queue" in err
+    assert "message not replayed: kept in the queue: RuntimeError: unforeseen" in err
+    ((kept),) = report["kept"]
+    assert kept["where"].startswith("message ") and kept["reason"] == "RuntimeError: unforeseen"
 
 
 @pytest.mark.parametrize(

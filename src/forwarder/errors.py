@@ -74,6 +74,7 @@ class NotDeliveredError(DeliveryError):
     """Documents are neither indexed nor in the dead letter: the invocation fails so Lambda keeps the event."""
 
     report: dict[str, Any] | None = None  # the payload's report, status "failed", where one was made
+    first: str = ""  # the first undelivered document's error type and reason
 
 
 class DeadLetterError(ForwarderError):

@@ -57,10 +57,21 @@ logger = Logger(service=SERVICE, stream=_stream)  # type: ignore[arg-type]
 
 
 @contextmanager
-def logs_to_stderr() -> Iterator[None]:
-    """Local commands keep stdout for their output (e.g. the NDJSON of --dry-run)."""
+def logs_to_stderr(people: logging.Handler | None = None) -> Iterator[None]:
+    """Local commands keep stdout for their output (e.g. the NDJSON of --dry-run).
+
+    The JSON log lines go to stderr, or, given `people`, that handler takes every
+    record from INFO up instead (lines for a person; see tools/console.py).
+    """
     before, _stream.name = _stream.name, "stderr"
+    records = logging.getLogger(logger.name)  # the stdlib logger Powertools writes through
+    handlers, level = records.handlers, records.level
+    if people is not None:
+        records.handlers = [people]
+        records.setLevel(min(level, logging.INFO))
     try:
         yield
     finally:
         _stream.name = before
+        records.handlers = handlers
+        records.setLevel(level)

@@ -206,6 +206,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
             + "). Lambda retries the event; re-sent documents overwrite themselves by _id"
         )
         not_delivered.report = report.as_dict()
+        not_delivered.first = f"{first.error_type}: {first.reason[:300]}"
         raise not_delivered
     if dead:
         logger.warning("bulk report", extra=details)

@@ -32,9 +32,12 @@ MAYBE_INDEXED = "an earlier attempt went unanswered, so it may be indexed too; a
 class Deadline:
     """When retrying must stop: the Lambda's remaining time minus a safety margin."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, seconds: float, clock: Callable[[], float] = time.monotonic, bound: str = "RETRY_MAX_SECONDS"
+    ) -> None:
         self._clock = clock
         self._end = clock() + seconds
+        self.bound = bound  # what set it, for a person waiting on the retries
 
     @classmethod
     def for_invocation(cls, context: Any, settings: Settings) -> Deadline:
@@ -44,7 +47,13 @@ class Deadline:
             return cls(settings.retry_max_seconds)
         remaining = remaining_ms() / 1000
         budget = remaining - min(settings.retry_safety_margin, remaining / 4)
-        return cls(min(budget, settings.retry_max_seconds))
+        if budget < settings.retry_max_seconds:
+            bound = (
+                f"the invocation's {remaining:.0f} s left, less RETRY_SAFETY_MARGIN_SECONDS; "
+                "a lower RETRY_MAX_SECONDS shortens it"
+            )
+            return cls(budget, bound=bound)
+        return cls(settings.retry_max_seconds)
 
     def remaining(self) -> float:
         return self._end - self._clock()
@@ -147,25 +156,30 @@ class Delivery:
             if self._retry:
                 self.outcome.retried += sum(1 for item in self._retry if item.transient_failures == 1)
                 first = self._retry[0]
+                delay = self._backoff_delay(backoffs)
                 logger.info(
                     "retrying",
                     extra={
                         "documents": len(self._retry),
                         "round": backoffs + 1,
-                        "last": f"{first.status} {first.error_type}: {first.reason[:200]}",
+                        "status": first.status,
+                        "error_type": first.error_type,
+                        "last": first.reason[:200],
+                        "in_seconds": round(delay, 2),
                         "seconds_left": round(self._deadline.remaining(), 1),
+                        "bounded_by": self._deadline.bound,
                     },
                 )
-                self._back_off(backoffs)
+                if delay > 0:
+                    self._sleep(delay)
                 backoffs += 1
             work = self._resend + self._retry
         return self.outcome
 
-    def _back_off(self, backoffs: int) -> None:
+    def _backoff_delay(self, backoffs: int) -> float:
+        """Full jitter up to base * 2**backoffs, capped, and never past the deadline."""
         ceiling = min(self._settings.retry_max_delay, self._settings.retry_base_delay * 2**backoffs)
-        delay = min(self._jitter(0, ceiling), max(self._deadline.remaining(), 0))
-        if delay > 0:
-            self._sleep(delay)
+        return min(self._jitter(0, ceiling), max(self._deadline.remaining(), 0))
 
     def _send(self, chunk: list[_Work]) -> None:
         if self._deadline.expired():

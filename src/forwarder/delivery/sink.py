@@ -102,9 +102,19 @@ class OpenSearchSink:
         except urllib3.exceptions.HTTPError as err:
             if self._cut_off.fired:
                 raise self._too_slow(path, allowed) from None
+            if isinstance(err, urllib3.exceptions.NewConnectionError):  # refused, or no such host
+                # The socket's own words, e.g. [Errno 111] Connection refused.
+                raise TransportError(
+                    f"cannot connect to {self._settings.endpoint}: {err.__cause__ or err}", maybe_processed=False
+                ) from None
+            if isinstance(err, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError's base: after it
+                raise TransportError(
+                    f"cannot connect to {self._settings.endpoint}: no connection within {connect:.1f} s "
+                    "(OPENSEARCH_CONNECT_TIMEOUT)",
+                    maybe_processed=False,
+                ) from None
             raise TransportError(
-                f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}",
-                maybe_processed=not isinstance(err, _NOT_SENT),
+                f"no answer from {self._settings.endpoint}{path}: {type(err).__name__}: {err}", maybe_processed=True
             ) from None
         finally:
             self._cut_off.release()

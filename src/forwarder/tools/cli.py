@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
+import logging
 import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import Any
 import orjson
 
 from forwarder.errors import ForwarderError, NotDeliveredError
+from forwarder.tools import console
 
 EXAMPLES = """examples:
   forwarder invoke events/eks-fluentd.json
@@ -55,11 +59,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    reporting = argparse.ArgumentParser(add_help=False)  # how invoke and replay speak
+    said = reporting.add_mutually_exclusive_group()
+    said.add_argument("--json", action="store_true", help="one JSON report per line (the default into a pipe)")
+    said.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors; the exit status says")
+    reporting.add_argument(
+        "--verbose", "-v", action="store_true", help="show the Lambda's JSON log lines and EMF metrics on stderr"
+    )
     invoke = commands.add_parser(
         "invoke",
+        parents=[reporting],
         help="run the Lambda handler on event files",
         description="Run the real handler on each event (a file, or every *.json of a directory). "
-        "Sends to OPENSEARCH_ENDPOINT unless --dry-run.",
+        "Sends to OPENSEARCH_ENDPOINT unless --dry-run. Prints one report per event: a sentence on a "
+        "terminal, JSON into a pipe or with --json.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke.add_argument("--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing")
     replay = commands.add_parser(
         "replay",
+        parents=[reporting],
         help="re-send dead-lettered documents (S3) or failed events (SQS)",
         description="Re-send what the forwarder could not deliver, with the settings of this environment "
         "(OPENSEARCH_ENDPOINT, ...). From S3 an entry is removed once indexed; from SQS a message is "
@@ -109,18 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
     args = parser.parse_args(argv)
 
+    verbose = getattr(args, "verbose", False)
+    mode = console.output_mode(getattr(args, "json", False), getattr(args, "quiet", False), sys.stdout)
     try:
         from forwarder.log import logs_to_stderr  # a wrong log level is a ConfigError here
 
-        with logs_to_stderr():
+        people = None if verbose else console.PeopleLog() if mode != console.QUIET else logging.NullHandler()
+        if not verbose:  # Powertools' warning about an invocation without metrics is Lambda's business
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+        with logs_to_stderr(people):
             if args.command == "replay":
-                return _replay(args.source)
+                return _replay(args.source, mode, verbose)
             if args.command == "encode":
                 return _encode(args.lines, args.log_group, args.log_stream, args.owner, args.start_ms)
             if args.command == "bench":
                 return _bench(_event_files(args.events), args.iterations)
             files = _event_files(args.events)
-            return _dry_run(files) if args.dry_run else _invoke(files)
+            return _dry_run(files) if args.dry_run else _invoke(files, mode, verbose)
     except ForwarderError as err:
         print(f"forwarder: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -183,23 +202,34 @@ def _write_stdout(data: bytes) -> bool:
     return True
 
 
-def _invoke(files: list[Path]) -> int:
-    from forwarder.handler import lambda_handler
+def _invoke(files: list[Path], mode: str, verbose: bool) -> int:
+    from forwarder.handler import lambda_handler, runtime
 
+    runtime()  # a wrong setting is one error before any file, not one per file
     status = 0
     for path in files:
         event = _read_event(path)
         try:
-            with contextlib.redirect_stdout(sys.stderr):  # the metrics' EMF lines go with the logs
+            with _metrics_lines(verbose):
                 result = lambda_handler(event, LocalContext())
-        except ForwarderError as err:
-            print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
-            if isinstance(err, NotDeliveredError) and err.report:
-                print(orjson.dumps({"file": str(path), **err.report}).decode())  # status "failed", with its counts
+        except NotDeliveredError as err:
+            if err.report and mode != console.QUIET:  # status "failed", with its counts
+                console.write_report(mode, str(path), err.report, err.first)
+            if mode != console.HUMAN or not err.report:  # the human report has said it
+                print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
             status = 1
             continue
-        print(orjson.dumps({"file": str(path), **result}).decode())
+        except ForwarderError as err:
+            print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
+            status = 1
+            continue
+        console.write_report(mode, str(path), result)
     return status
+
+
+def _metrics_lines(verbose: bool) -> contextlib.AbstractContextManager[object]:
+    """Where the EMF lines Powertools prints go: with the logs on stderr when asked, otherwise nowhere."""
+    return contextlib.redirect_stdout(sys.stderr if verbose else io.StringIO())
 
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event
@@ -268,7 +298,7 @@ def _bench(files: list[Path], iterations: int) -> int:
     return 0
 
 
-def _replay(source: str) -> int:
+def _replay(source: str, mode: str, verbose: bool) -> int:
     from tqdm import tqdm
 
     from forwarder.delivery.deadletter import DeadLetterStore
@@ -278,15 +308,27 @@ def _replay(source: str) -> int:
 
     kind, where, prefix = replay.parse_target(source)
     run = runtime()
-    with contextlib.redirect_stdout(sys.stderr):  # the metrics' EMF lines go with the logs
+    quiet = mode == console.QUIET
+    with _metrics_lines(verbose):
         if kind == "s3":
             store = DeadLetterStore(where, prefix, run.settings.region)
-            report = replay.replay_s3(store, run, progress=lambda keys: tqdm(keys, desc="objects", unit="obj"))
+            bar = (lambda keys: keys) if quiet else (lambda keys: tqdm(keys, desc="objects", unit="obj"))
+            report = replay.replay_s3(store, run, progress=bar)
         else:
-            report = replay.replay_sqs(where, run, progress=lambda found: tqdm(found, desc="messages", unit="msg"))
+            bar = (lambda found: found) if quiet else (lambda found: tqdm(found, desc="messages", unit="msg"))
+            report = replay.replay_sqs(where, run, progress=bar)
         flush_metrics()
-    print(orjson.dumps({"source": source, **report.as_dict()}).decode())
-    return 1 if report.still_failing or report.unreadable else 0
+    if mode == console.JSON:
+        print(orjson.dumps({"source": source, **report.as_dict()}).decode())
+    elif mode == console.HUMAN:
+        print("\n".join(console.replay_lines(source, report.as_dict())))
+    failing = report.still_failing or report.unreadable
+    if failing and mode == console.QUIET:
+        print(
+            f"forwarder: {source}: {report.still_failing} still failing, {report.unreadable} unreadable",
+            file=sys.stderr,
+        )
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ deleted only when nothing in it was left undelivered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -27,6 +27,7 @@ from forwarder.pipeline import Runtime
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
 SQS_CALL_SECONDS = 30.0  # the whole of one SQS call, retries included: replay has no deadline of its own
+MAX_KEPT_LISTED = 20  # objects or messages named in the report, with their reason
 
 
 @dataclass
@@ -36,14 +37,24 @@ class ReplayReport:
     still_failing: int = 0
     removed: int = 0  # objects deleted (S3) or messages deleted (SQS)
     unreadable: int = 0  # S3 objects that could not be read at all: kept as they are
+    kept: list[dict[str, Any]] = field(default_factory=list)  # what stays, where, and why (the first reason)
+    kept_not_listed: int = 0
 
-    def as_dict(self) -> dict[str, int]:
+    def keep(self, where: str, reason: str, entries: int = 1) -> None:
+        if len(self.kept) < MAX_KEPT_LISTED:
+            self.kept.append({"where": where, "entries": entries, "reason": reason})
+        else:
+            self.kept_not_listed += 1
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "entries": self.entries,
             "indexed": self.indexed,
             "still_failing": self.still_failing,
             "removed": self.removed,
             "unreadable": self.unreadable,
+            "kept": self.kept,
+            "kept_not_listed": self.kept_not_listed,
         }
 
 
@@ -58,12 +69,15 @@ def replay_s3(store: DeadLetterStore, run: Runtime, progress: Progress = iter) -
             entries = store.read(key)
         except DeadLetterError as err:
             report.unreadable += 1
+            report.keep(f"s3://{store.bucket}/{key}", f"not readable, kept as it is: {err}", 0)
             logger.error("dead-letter object not readable: kept as it is", extra={"key": key, "reason": str(err)})
             continue
         remaining = _replay_entries(entries, run)
         report.entries += len(entries)
         report.still_failing += len(remaining)
         report.indexed += len(entries) - len(remaining)
+        if remaining:
+            report.keep(f"s3://{store.bucket}/{key}", str(remaining[0].get("reason", "")), len(remaining))
         if remaining != entries:
             store.replace(key, remaining)
             if not remaining:
@@ -153,7 +167,8 @@ def replay_sqs(queue_url: str, run: Runtime, sqs: Any = None, progress: Progress
         for message in progress(messages):
             seen.add(message["MessageId"])
             report.entries += 1
-            if _replay_message(message["Body"], run):
+            problem = _replay_message(message["Body"], run)
+            if problem is None:
                 # Not deleted (the call fails): it comes back and is re-sent, overwriting itself by _id.
                 _sqs_call(
                     partial(sqs.delete_message, QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"]),
@@ -163,24 +178,26 @@ def replay_sqs(queue_url: str, run: Runtime, sqs: Any = None, progress: Progress
                 report.removed += 1
             else:
                 report.still_failing += 1
+                report.keep(f"message {message['MessageId']}", problem)
 
 
-def _replay_message(body: str, run: Runtime) -> bool:
+def _replay_message(body: str, run: Runtime) -> str | None:
+    """None once nothing in the message is left undelivered; otherwise why it stays in the queue."""
     try:
         record = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
+    except orjson.JSONDecodeError as err:
+        return f"not JSON: {err}"
     # Lambda's on-failure destination wraps the event; a dead-letter queue holds it bare.
     event = record.get("requestPayload", record) if isinstance(record, dict) else record
     try:
         # Whatever it returns, nothing was left undelivered: that raises.
         pipeline.forward_event(event, run, Deadline(run.settings.retry_max_seconds))
-    except ForwarderError:
-        return False
-    except Exception:  # one poison message must not stop the replay of the others
+    except ForwarderError as err:
+        return f"{type(err).__name__}: {err}"
+    except Exception as err:  # one poison message must not stop the replay of the others
         logger.exception("message not replayed: kept in the queue")
-        return False
-    return True
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def _sqs_call[T](call: Callable[[], T], what: str) -> T:
