@@ -7,27 +7,40 @@ PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 	  "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV := .venv
 # SAM CLI pins an older botocore than the function's, so it lives in a virtualenv of its own.
+# That one is 327 MB: it is made once per machine under the user's cache, and .venv-sam links to it.
+SAM_PACKAGES := aws-sam-cli==1.170.0 cfn-lint==1.58.0
+SAM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cwl-opensearch-forwarder/$(subst ==,-,$(subst $() ,_,$(SAM_PACKAGES)))
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_TOOLS := $(SAM_VENV)/.installed
+# Of pip's output, one line per package it collects (progress without the noise); errors as pip writes them.
+PIP_PROGRESS := --disable-pip-version-check --progress-bar off | sed -un 's/^Collecting \([^ ]*\).*/  collecting \1/p'
+FAST_TESTS := -m "not opensearch and not template and not parity"
 ENV ?= default
 EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
+.PHONY: setup test test-fast properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml src/requirements.txt
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
-	"$(PYTHON)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r src/requirements.txt -e '.[dev]'
-	touch $@
+	@echo "make: creating $(VENV) with $(PYTHON) and installing the forwarder and its test tools"
+	@"$(PYTHON)" -m venv $(VENV)
+	@set -o pipefail; $(PY) -m pip install -r src/requirements.txt -e '.[dev]' $(PIP_PROGRESS)
+	@touch $@
 
 # pytest exits 5 when it collected no test: that is a failure here too.
-test: setup
+test: setup sam-tools
+	@echo "make: running every test (about 5 minutes); without the real node, SAM and Node: make test-fast"
 	$(PY) -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# The tests that need no Java, SAM CLI or Node: the handler, delivery, properties, CLI.
+test-fast: setup
+	$(PY) -m pytest -q $(FAST_TESTS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 # The delivery property over many more generated cases than `make test` runs, a new seed each time.
@@ -56,10 +69,16 @@ bench: setup
 
 sam-tools: $(SAM_TOOLS)
 
+# One install per machine: a lock for clones installing at once, the marker last, a half install redone.
 $(SAM_TOOLS):
-	"$(PYTHON)" -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0 cfn-lint==1.58.0
-	touch $@
+	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
+	@mkdir -p "$(dir $(SAM_CACHE))"
+	@set -o pipefail; flock "$(SAM_CACHE).lock" bash -c 'set -o pipefail; test -f "$(SAM_CACHE)/.installed" && exit 0; \
+	  echo "make: installing $(SAM_PACKAGES) into $(SAM_CACHE) (327 MB, once per machine)"; \
+	  rm -rf "$(SAM_CACHE)" && "$(PYTHON)" -m venv "$(SAM_CACHE)" && \
+	  "$(SAM_CACHE)/bin/pip" install $(SAM_PACKAGES) $(subst ','"'"',$(PIP_PROGRESS)) && touch "$(SAM_CACHE)/.installed"'
+	@if [ ! -e $(SAM_VENV) ] || [ -L $(SAM_VENV) ]; then ln -sfn "$(SAM_CACHE)" $(SAM_VENV); fi
+	@test -f $@ || { echo "make: $(SAM_VENV) is a folder of an older install: remove it and run make again"; exit 1; }
 
 validate: $(SAM_TOOLS)
 	$(SAM) validate --lint --region us-east-1
@@ -95,5 +114,6 @@ local-invoke: setup
 events: setup
 	$(PY) scripts/make_events.py
 
+# The SAM tools' cache stays for the next clone: rm -rf "$(SAM_CACHE)" removes it.
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache build .aws-sam opensearch-node/target
