@@ -77,12 +77,12 @@ def node_times(files: list[Path]) -> list[float]:
     return out
 
 
-def our_times(files: list[Path]) -> list[float]:
+def our_times(files: list[Path], *options: str) -> list[float]:
     out = []
     for path in files:
         size = int(path.stem.rsplit("-", 1)[1])
         done = subprocess.run(
-            [PYTHON, "-m", "forwarder.tools.cli", "bench", str(path), "--iterations", str(ITERATIONS[size])],
+            [PYTHON, "-m", "forwarder.tools.cli", "bench", str(path), "--iterations", str(ITERATIONS[size]), *options],
             capture_output=True,
             text=True,
             check=True,
@@ -140,6 +140,19 @@ def run_child(standin: StandIn, files: list[Path], **env: str) -> dict[str, floa
         [PYTHON, "-c", CHILD, *map(str, files)], capture_output=True, text=True, check=True, env=environment
     )
     return json.loads(done.stdout.splitlines()[-1])
+
+
+FIELD_PATTERN = "{prefix}-{field.kubernetes.namespace_name}-{field.kubernetes.labels.app}-{date}"
+
+
+def index_pattern_cost(folder: Path) -> dict[str, float]:
+    """The hot path at 1,000 Fluent Bit records, named by the default pattern and by two fields, rounds alternating."""
+    (path,) = [p for p in write_events(folder, (0,), "fluent-bit") if p.stem.endswith("-1000")]
+    rounds = [(our_times([path])[0], our_times([path], "--index-pattern", FIELD_PATTERN)[0]) for _ in range(ROUNDS)]
+    default, by_field = min(r[0] for r in rounds), min(r[1] for r in rounds)
+    print(f"index names, 1,000 Fluent Bit records: default pattern {default:.2f} ms, by two fields {by_field:.2f} ms")
+    print(f"  ({FIELD_PATTERN}): {by_field / default:.2f}x the default\n")
+    return {"default_ms": default, "by_field_ms": by_field, "ratio": by_field / default}
 
 
 def e2e_cpu(batch: list[Path]) -> dict[str, float]:
@@ -233,6 +246,7 @@ def main() -> int:
             print()
         results["hot_path"] = tables
         chart(tables["mixed"], RESULTS / "hot-path.png")
+        results["index_pattern"] = index_pattern_cost(folder)
 
         small = REPO / "events" / "lambda.json"
         big = folder / "big.json"

@@ -32,6 +32,10 @@ from forwarder.tools import cli  # noqa: E402
 PREFIX = "mydata"
 
 
+def counted(number: int, noun: str) -> str:
+    return f"{number:>4} {noun}" + ("" if number == 1 else "s")
+
+
 def main(events: Path) -> int:
     reason = opensearch_node.unavailable()
     if reason:
@@ -74,7 +78,7 @@ def show_indices(client: OpenSearch, pattern: str) -> None:
     rows = client.cat.indices(index=pattern, format="json", h="index,docs.count")
     print(f"\nindices ({sum(int(row['docs.count']) for row in rows)} documents), read back with opensearch-py:")
     for row in sorted(rows, key=lambda row: row["index"]):
-        print(f"  {row['index']:<60} {row['docs.count']:>4} docs")
+        print(f"  {row['index']:<60} {counted(int(row['docs.count']), 'document')}")
     safe = client.search(index=pattern, body={"query": {"exists": {"field": "@fallback_reason"}}}, size=10)
     for hit in safe["hits"]["hits"]:
         print(f"  in the safe form: {hit['_index']}/_doc/{hit['_id']}: {hit['_source']['@fallback_reason'][:110]}")
@@ -84,7 +88,7 @@ def show_errors(client: OpenSearch, pattern: str) -> None:
     found = client.search(
         index=pattern, body={"query": {"match": {"@message": "error"}}, "sort": ["@timestamp"]}, size=10
     )
-    print(f"\nsearch @message:error across {pattern}: {found['hits']['total']['value']} hits")
+    print(f"\nsearch @message:error across {pattern}: {counted(found['hits']['total']['value'], 'hit').strip()}")
     for hit in found["hits"]["hits"]:
         source = hit["_source"]
         print(f"  {source['@timestamp']}  {hit['_index']}  {source['@message'][:90]}")
@@ -121,7 +125,7 @@ def on_standin(events: Path) -> int:
         status = cli.main(["invoke", str(events)])
         print(f"\nindexed ({standin.count()} documents, {len(standin.seen)} signed _bulk requests):")
         for index in sorted(standin.indices):
-            print(f"  {index:<50} {len(standin.indices[index]):>4} docs")
+            print(f"  {index:<50} {counted(len(standin.indices[index]), 'document')}")
         if standin.indices:
             index = max(standin.indices, key=lambda name: len(standin.indices[name]))
             doc_id, source = next(iter(standin.documents(index).items()))

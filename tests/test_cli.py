@@ -260,9 +260,9 @@ def test_make_demo_shows_what_a_real_node_stored(real_node_possible: None) -> No
     out = run_demo().stdout
     assert "OpenSearch 2.19.6 on http://127.0.0.1:" in out
     assert "indices (11 documents), read back with opensearch-py:" in out
-    assert re.search(r"mydata-lambda-checkout-handler-2026\.11\.22 +4 docs", out)
+    assert re.search(r"mydata-lambda-checkout-handler-2026\.11\.22 +4 documents\n", out)
     assert "in the safe form: mydata-web-nginx-ingress-2026.11.23/_doc/" in out
-    assert "search @message:error across mydata-*: 1 hits" in out
+    assert "search @message:error across mydata-*: 1 hit\n" in out
     assert "from the index template: @fallback_reason: text, @fields_json: text, @id: keyword" in out
     assert "@timestamp: date" in out
     assert "ISM explain: no ISM plugin in this node" in out
@@ -280,7 +280,7 @@ def test_make_demo_says_why_it_falls_back_to_the_standin(tmp_path) -> None:
         f"{java} is Java 8; OpenSearch 2.19 runs on Java 11-21 (set JAVA_HOME to a Java 17)"
     )
     assert "indexed (11 documents, 4 signed _bulk requests)" in out
-    assert "mydata-lambda-checkout-handler-2026.11.22             4 docs" in out
+    assert "mydata-lambda-checkout-handler-2026.11.22             4 documents\n" in out
     assert "sample document" in out
 
 
@@ -457,7 +457,14 @@ EVERY_SETTING_WRONG = [
 
 
 @pytest.mark.parametrize(("variable", "value"), EVERY_SETTING_WRONG)
-@pytest.mark.parametrize("command", [["invoke", str(EVENTS / "lambda.json"), str(EVENTS)], ["replay", "s3://b/p/"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["invoke", str(EVENTS / "lambda.json"), str(EVENTS)],
+        ["invoke", str(EVENTS), "--dry-run"],
+        ["replay", "s3://b/p/"],
+    ],
+)
 def test_every_wrong_setting_is_one_line_naming_the_variable_for_each_command(
     forwarder_env: StandIn, monkeypatch, capfd, variable, value, command
 ) -> None:

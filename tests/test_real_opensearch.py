@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from forwarder import handler
 from forwarder.delivery.send import Deadline
 from forwarder.delivery.sink import OpenSearchSink
-from forwarder.documents import transform
+from forwarder.documents import naming
 from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
@@ -170,7 +170,23 @@ def test_any_cloudwatch_log_group_name_makes_an_index_name_the_node_accepts(
     real_opensearch: RealOpenSearch, group: str
 ) -> None:
     """CloudWatch allows [.-_/#A-Za-z0-9]{1,512} in a log-group name."""
-    name = transform.valid_index_name(f"{transform.index_base(group, real_opensearch.prefix)}-2026.11.22")
+    name = naming.valid_index_name(f"{naming.index_base(group, real_opensearch.prefix)}-2026.11.22")
+    answer = real_opensearch.client.index(index=name, body={"@message": "x"}, params={"refresh": "false"})
+    assert answer["result"] == "created", name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    namespace=st.one_of(st.text(max_size=300), st.integers(), st.booleans()),
+    date_format=st.sampled_from(naming.DATE_FORMATS),
+)
+def test_any_field_value_in_an_index_pattern_makes_a_name_the_node_accepts(
+    real_opensearch: RealOpenSearch, namespace: object, date_format: str
+) -> None:
+    """INDEX_PATTERN by a document field: whatever an app logs there, the name is one OpenSearch takes."""
+    pattern = naming.IndexPattern.parse("{prefix}-{field.kubernetes.namespace_name}-{date}", date_format)
+    facts = naming.Facts(real_opensearch.prefix, GROUP, "s", "123456789012", "us-east-1")
+    (name,), _ = pattern.names(facts, [{"kubernetes": {"namespace_name": namespace}}], [{}], [20_414])
     answer = real_opensearch.client.index(index=name, body={"@message": "x"}, params={"refresh": "false"})
     assert answer["result"] == "created", name
 

@@ -132,7 +132,7 @@ GUIDED_ANSWERS = "\n".join(
         "",  # ServerlessCollectionId
         "/aws/lambda/checkout",  # LogGroupNames
         "/aws/containerinsights/prod/",  # LogGroupPrefixes
-        *[""] * 18,  # the other parameters, at their defaults
+        *[""] * (len(template_parameters()) - 6),  # the other parameters, at their defaults
         "n",  # Confirm changes before deploy
         "",  # Allow SAM CLI IAM role creation [Y/n]
         "",  # Disable rollback [y/N]

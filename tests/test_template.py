@@ -190,6 +190,7 @@ def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any])
         "ServiceToken",
         "IndexPrefix",
         "RetentionDays",
+        "IndexDateFormat",
         "RetainOnDelete",
         "Revision",
     }

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from forwarder.delivery import bulk
-from forwarder.documents import transform
+from forwarder.documents import naming, transform
 from forwarder.jsnumber import js_number
 from forwarder.sources.decode import Payload
 
@@ -175,7 +175,7 @@ def test_forbidden_characters_are_replaced_in_index_names() -> None:
 
 @pytest.mark.parametrize("name", ["_x", "-x", "+x", "A B", 'a"b', "a*b?c<d>e|f\\g/h"])
 def test_valid_index_name_obeys_opensearch_rules(name: str) -> None:
-    valid = transform.valid_index_name(name)
+    valid = naming.valid_index_name(name)
     assert valid == valid.lower() and valid[0] not in "_-+"
     assert not set(valid) & set('\\/*?"<>| ,#:')
 

@@ -50,6 +50,7 @@ class Prepared:
     documents: Documents
     excluded: int
     redacted: int
+    counts: transform.Counts = dataclasses.field(default_factory=transform.Counts)
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def prepare(data: str | bytes, settings: Settings) -> Prepared:
         if settings.filters.active and not payload.is_control:
             kept, excluded, redacted = settings.filters.apply(payload.log_events)
             payload = dataclasses.replace(payload, log_events=kept)
-        documents = transform.to_documents(payload, settings.index_prefix)
-    return Prepared(payload, documents, excluded, redacted)
+        documents, counts = transform.make_documents(payload, settings.shape)
+    return Prepared(payload, documents, excluded, redacted, counts)
 
 
 def forward_event(event: Any, run: Runtime, deadline: send.Deadline) -> Result:
@@ -180,6 +181,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         DocumentsIn=report.events,
         Excluded=report.excluded,
         Redacted=prepared.redacted,
+        **_shaping_counts(run.settings, prepared.counts),
         Indexed=report.indexed,
         Fallback=report.fallback,
         DeadLettered=report.dead_lettered,
@@ -213,6 +215,16 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     else:
         logger.info("bulk report", extra=details)
     return report
+
+
+def _shaping_counts(settings: Settings, counts: transform.Counts) -> dict[str, int]:
+    """The counts of the optional shaping rules that are in use, so a dashboard sees their zeros too."""
+    found = {}
+    if not settings.index_pattern.is_default:
+        found["IndexNameDefaults"] = counts.index_name_defaults
+    if settings.parse_json_fields:
+        found["JsonFieldsNotParsed"] = counts.json_fields_not_parsed
+    return found
 
 
 def _loggable(item: send.Undelivered, with_source: bool) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from forwarder.documents.filters import Filters
+from forwarder.documents.naming import DEFAULT, IndexPattern
+from forwarder.documents.transform import Shape
 from forwarder.errors import ConfigError
 
 SERVICES = ("es", "aoss")
@@ -48,6 +50,8 @@ class Settings:
     log_failed_documents: bool = False  # the report's undelivered items carry their whole source
     tracing: bool = False  # X-Ray subsegments around the _bulk calls
     filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
+    index_pattern: IndexPattern = DEFAULT  # INDEX_PATTERN and INDEX_DATE_FORMAT (naming.py)
+    parse_json_fields: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,7 +100,14 @@ class Settings:
                 redact_emails=_boolean(env, "REDACT_EMAILS", False),
                 redact_ips=_boolean(env, "REDACT_IPS", False),
             ),
+            index_pattern=IndexPattern.parse(env.get("INDEX_PATTERN", ""), env.get("INDEX_DATE_FORMAT", "")),
+            parse_json_fields=_field_names(env, "PARSE_JSON_FIELDS"),
         )
+
+    @property
+    def shape(self) -> Shape:
+        """What shapes the documents (transform.py)."""
+        return Shape(self.index_prefix, self.index_pattern, self.parse_json_fields, self.region)
 
     @property
     def sends_ids(self) -> bool:
@@ -195,6 +206,16 @@ def _key_prefix(env: Mapping[str, str], name: str, default: str) -> str:
     if raw and not raw.endswith("/"):
         raw += "/"
     return raw
+
+
+def _field_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    names = tuple(part.strip() for part in raw.split(",")) if raw else ()
+    if any(not part or "." in part for part in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"{name}={raw!r} is not accepted: give comma-separated top-level field names, each once, e.g. log"
+        )
+    return names
 
 
 def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -9,8 +9,8 @@ extractedFields), then the `@`-fields, exactly as the reference sets them; see
 from __future__ import annotations
 
 import operator
-import re
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
@@ -20,15 +20,12 @@ import orjson
 from forwarder import jsjson
 from forwarder.documents import extracted
 from forwarder.documents.document import Documents
+from forwarder.documents.naming import DEFAULT as DEFAULT_INDEX_PATTERN
+from forwarder.documents.naming import Facts, IndexPattern, date_suffix, index_base
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
 from forwarder.sources.decode import LogEvent, Payload
 
-MAX_INDEX_BYTES = 255
-# OpenSearch's forbidden characters, and lone surrogates (a log group name cannot hold
-# them, a hostile payload can): an index name must be writable as UTF-8.
-_FORBIDDEN_IN_INDEX = re.compile(r'[\\/*?"<>| ,#:\ud800-\udfff]')
-_DATE_SUFFIX_BYTES = len("-YYYY.MM.DD")
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 _dumps, _loads = orjson.dumps, orjson.loads  # the fast path; jsjson where orjson refuses
 _exact = b"%b".__mod__  # a copy of exactly the bytes' size
@@ -38,15 +35,43 @@ FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 
-def to_documents(payload: Payload, index_prefix: str) -> Documents:
-    """One document per log event, in event order. A control message gives none.
+SYSTEM_FIELDS = ("@aws.account", "@aws.region")  # what a subscription's emitSystemFields adds to each event
+_NO_SYSTEM_FIELDS: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How documents are shaped beyond the reference's rules: their index names and parsed JSON fields."""
+
+    index_prefix: str = "mydata"
+    pattern: IndexPattern = DEFAULT_INDEX_PATTERN
+    parse_json_fields: tuple[str, ...] = ()  # PARSE_JSON_FIELDS: each parsed into <field>_json
+    region: str = ""  # {region} where an event has no @aws.region
+
+
+@dataclass
+class Counts:
+    """What a payload's documents took a default for, for the metrics."""
+
+    index_name_defaults: int = 0  # documents whose index name took MISSING for a placeholder
+    json_fields_not_parsed: int = 0  # PARSE_JSON_FIELDS values that are not a JSON object
+
+
+def to_documents(payload: Payload, shape: Shape | str) -> Documents:
+    """One document per log event, in event order. A control message gives none."""
+    return make_documents(payload, Shape(shape) if isinstance(shape, str) else shape)[0]
+
+
+def make_documents(payload: Payload, shape: Shape) -> tuple[Documents, Counts]:
+    """The documents, and what they took a default for.
 
     The work is done a column at a time (all ids, all timestamps, all messages)
     with `map` and `zip`, so that the per-event steps run in C; only the events
     with embedded JSON take a Python-level step of their own.
     """
+    counts = Counts()
     if payload.is_control:
-        return Documents([], [], [])
+        return Documents([], [], []), counts
     events = payload.log_events
     try:
         ids = list(map(_ID, events))
@@ -67,14 +92,25 @@ def to_documents(payload: Payload, index_prefix: str) -> Documents:
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
         raise _first_bad_event(events) from None
 
+    systems = _system_fields(events, fields_of)
     seconds = list(map(operator.floordiv, timestamps, repeat(1000)))
-    index_of, iso_of = _time_parts(set(seconds), index_base(payload.log_group, index_prefix))
+    pattern = shape.pattern
+    base = index_base(payload.log_group, shape.index_prefix, pattern.date_format) if pattern.is_default else ""
+    index_of, iso_of = _time_parts(set(seconds), base, pattern.date_format)
     sources = _embedded_sources(messages, fields_of)
     with_fields = [position for position, fields in enumerate(fields_of) if fields is not None]
     for position, source in zip(
         with_fields, extracted.sources(list(map(fields_of.__getitem__, with_fields))), strict=True
     ):
         sources[position] = source
+    if shape.parse_json_fields:
+        counts.json_fields_not_parsed = _parse_json_fields(sources, shape.parse_json_fields)
+    if pattern.is_default:
+        index_names = list(map(index_of.__getitem__, seconds))
+    else:
+        facts = Facts(shape.index_prefix, payload.log_group, payload.log_stream, payload.owner, shape.region)
+        days = list(map(operator.floordiv, seconds, repeat(86_400)))
+        index_names, counts.index_name_defaults = pattern.names(facts, sources, systems or _no_systems(sources), days)
     # The @-fields go last, in this order; a source's own @-keys are overwritten where they are.
     stamps = map(
         operator.add,
@@ -90,7 +126,66 @@ def to_documents(payload: Payload, index_prefix: str) -> Documents:
         ("@log_stream", repeat(payload.log_stream)),
     ):
         deque(map(operator.setitem, sources, repeat(key), values), maxlen=0)  # sources[i][key] = values[i], in C
-    return Documents(list(map(index_of.__getitem__, seconds)), ids, _serialized(sources))
+    if systems:  # only where a subscription emits them
+        for source, system in zip(sources, systems, strict=True):
+            source.update(system)
+    return Documents(index_names, ids, _serialized(sources)), counts
+
+
+def _system_fields(events: list[LogEvent], fields_of: list[Any]) -> list[dict[str, str]]:
+    """Each event's `@aws.account` / `@aws.region`, or [] when no event has any.
+
+    A subscription with emitSystemFields delivers them in each event's extractedFields
+    (beside a filter pattern's own fields, if any); an event may also carry them as its
+    own keys. They are taken out of extractedFields, so that an event whose only
+    extracted fields are system fields keeps the source its message makes.
+    """
+    extracted_rows = [fields for fields in fields_of if fields is not None]
+    rows: list[dict[str, Any]] = [*events, *extracted_rows]  # type: ignore[list-item]  # events are dicts
+    if not any(any(map(operator.contains, rows, repeat(key))) for key in SYSTEM_FIELDS):  # in C: no cost when absent
+        return []
+    systems: list[dict[str, str]] = []
+    for position, event in enumerate(rows[: len(events)]):
+        system = {key: event[key] for key in SYSTEM_FIELDS if isinstance(event.get(key), str)}
+        fields = fields_of[position]
+        if fields is not None and any(key in fields for key in SYSTEM_FIELDS):
+            system.update({key: fields[key] for key in SYSTEM_FIELDS if isinstance(fields.get(key), str)})
+            rest = {key: value for key, value in fields.items() if key not in SYSTEM_FIELDS}
+            fields_of[position] = rest or None
+        systems.append(system)
+    return systems
+
+
+def _no_systems(sources: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [_NO_SYSTEM_FIELDS] * len(sources)
+
+
+def _parse_json_fields(sources: list[dict[str, Any]], names: tuple[str, ...]) -> int:
+    """Each named top-level string field that holds a JSON object, parsed into `<field>_json`; the rest counted."""
+    not_parsed = 0
+    for name in names:
+        target = f"{name}_json"
+        for source in sources:
+            text = source.get(name)
+            if text is None:
+                continue
+            parsed = _json_object(text) if isinstance(text, str) and target not in source else None
+            if parsed is None:
+                not_parsed += 1
+            else:
+                source[target] = parsed
+    return not_parsed
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        parsed = _loads(text)
+    except orjson.JSONDecodeError as err:
+        return jsjson.refused_object_or_none(text, err)  # what JSON.parse reads but orjson refuses
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _serialized(sources: list[dict[str, Any]]) -> list[bytes]:
@@ -125,8 +220,8 @@ def _embedded_sources(messages: list[str], fields_of: list[Any]) -> list[dict[st
     return sources
 
 
-def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int, str]]:
-    """For each distinct second: its day's index name, and its ISO time to the second, YYYY-MM-DDTHH:MM:SS."""
+def _time_parts(seconds: set[int], base: str, date_format: str) -> tuple[dict[int, str], dict[int, str]]:
+    """For each distinct second: `base`'s index name for its day, and its ISO time, YYYY-MM-DDTHH:MM:SS."""
     days: dict[int, tuple[str, str]] = {}
     minutes: dict[int, str] = {}  # minute -> 'YYYY-MM-DDTHH:MM:'
     index_of: dict[int, str] = {}
@@ -135,7 +230,7 @@ def _time_parts(seconds: set[int], base: str) -> tuple[dict[int, str], dict[int,
         minute, second_of_minute = divmod(second, 60)
         day = minute // 1440
         if day not in days:
-            days[day] = _day(base, day)
+            days[day] = (f"{base}-{date_suffix(day, date_format)}", _iso_day(day))
         index_of[second] = days[day][0]
         prefix = minutes.get(minute)
         if prefix is None:
@@ -169,39 +264,9 @@ def _first_bad_event(events: list[LogEvent]) -> NotAwslogsPayloadError:
     return NotAwslogsPayloadError("logEvents holds something that is not a CloudWatch log event")
 
 
-def index_base(log_group: str, index_prefix: str) -> str:
-    """`<prefix>-<ns>-<api>`: parts 5 and 6 of the lower-cased log group, as the reference.
-
-    A log group with fewer than seven `/`-parts (e.g. `/aws/lambda/my-fn`) has no
-    such parts; instead of the reference's `undefined` it gets its non-empty parts,
-    a leading `aws` dropped, joined by `-`: `mydata-lambda-my-fn`.
-    """
-    parts = log_group.lower().split("/")
-    if len(parts) >= 7:
-        name = f"{parts[5]}-{parts[6]}"
-    else:
-        words = [part for part in parts if part]
-        if words and words[0] == "aws":
-            words = words[1:]
-        name = "-".join(words) or "unnamed"
-    return valid_index_name(f"{index_prefix}-{name}", MAX_INDEX_BYTES - _DATE_SUFFIX_BYTES)
-
-
-def valid_index_name(name: str, max_bytes: int = MAX_INDEX_BYTES) -> str:
-    """Lower case, forbidden characters as `_`, no leading `_-+`, at most `max_bytes`."""
-    name = _FORBIDDEN_IN_INDEX.sub("_", name.lower()).lstrip("_-+") or "unnamed"
-    encoded = name.encode()
-    if len(encoded) > max_bytes:
-        name = encoded[:max_bytes].decode("utf-8", errors="ignore")
-    return name
-
-
-def _day(base: str, day: int) -> tuple[str, str]:
+def _iso_day(day: int) -> str:
     date = datetime.fromtimestamp(day * 86_400, UTC)
-    return (
-        f"{base}-{date.year}.{date.month:02d}.{date.day:02d}",
-        f"{date.year:04d}-{date.month:02d}-{date.day:02d}T",
-    )
+    return f"{date.year:04d}-{date.month:02d}-{date.day:02d}T"
 
 
 def _as_time_value(value: Any) -> int:

@@ -44,11 +44,17 @@ class NotMappedYetError(BootstrapError):
     """401/403: with fine-grained access control, the role is not mapped in the security plugin yet."""
 
 
+# An index takes writes for its whole period, and ISM counts its age from its creation:
+# so that its newest document is kept RetentionDays too, a weekly or monthly index lives longer.
+PERIOD_DAYS = {"daily": 0, "weekly": 7, "monthly": 31}
+
+
 @dataclass(frozen=True)
 class Config:
     index_prefix: str
     retention_days: int
     retain_on_delete: bool
+    date_format: str = "daily"  # INDEX_DATE_FORMAT: one index per day, ISO week or month
 
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> Config:
@@ -62,7 +68,15 @@ class Config:
         if retention < 1:
             raise BootstrapError(f"RetentionDays={properties.get('RetentionDays')!r}: give a whole number of days >= 1")
         retain = str(properties.get("RetainOnDelete", "false")).strip().lower() == "true"
-        return cls(prefix, retention, retain)
+        date_format = str(properties.get("IndexDateFormat", "daily")).strip().lower() or "daily"
+        if date_format not in PERIOD_DAYS:
+            raise BootstrapError(f"IndexDateFormat={date_format!r}: give daily, weekly or monthly")
+        return cls(prefix, retention, retain, date_format)
+
+    @property
+    def min_index_age_days(self) -> int:
+        """When ISM deletes an index: RetentionDays after its last day of writes."""
+        return self.retention_days + PERIOD_DAYS[self.date_format]
 
     @property
     def pattern(self) -> str:
@@ -79,14 +93,19 @@ class Config:
     def policy(self) -> dict[str, Any]:
         return {
             "policy": {
-                "description": f"cwl-opensearch-forwarder: delete {self.pattern} after {self.retention_days} days",
+                "description": f"cwl-opensearch-forwarder: delete {self.pattern} after {self.retention_days} days"
+                + (
+                    f" ({self.date_format} indices: {self.min_index_age_days} days from creation)"
+                    if PERIOD_DAYS[self.date_format]
+                    else ""
+                ),
                 "default_state": "hot",
                 "states": [
                     {
                         "name": "hot",
                         "actions": [],
                         "transitions": [
-                            {"state_name": "delete", "conditions": {"min_index_age": f"{self.retention_days}d"}}
+                            {"state_name": "delete", "conditions": {"min_index_age": f"{self.min_index_age_days}d"}}
                         ],
                     },
                     {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
@@ -121,7 +140,11 @@ class Bootstrap:
         self._put_policy(config)
         self.put_template(config)
         moved = 0
-        if previous and previous.policy_id == config.policy_id and previous.retention_days != config.retention_days:
+        if (
+            previous
+            and previous.policy_id == config.policy_id
+            and previous.min_index_age_days != config.min_index_age_days
+        ):
             answer = self._call(
                 "POST", f"/_plugins/_ism/change_policy/{quote(config.pattern)}", {"policy_id": config.policy_id}
             )

@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="timestamp of the first line in epoch milliseconds (default: now); each next line is 1 ms later",
     )
     bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
+    bench.add_argument(
+        "--index-pattern", default="", help="an INDEX_PATTERN to time instead of the default one (see README)"
+    )
     args = parser.parse_args(argv)
 
     verbose = getattr(args, "verbose", False)
@@ -137,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "encode":
                 return _encode(args.lines, args.log_group, args.log_stream, args.owner, args.start_ms)
             if args.command == "bench":
-                return _bench(_event_files(args.events), args.iterations)
+                return _bench(_event_files(args.events), args.iterations, args.index_pattern)
             files = _event_files(args.events)
             return _dry_run(files) if args.dry_run else _invoke(files, mode, verbose)
     except ForwarderError as err:
@@ -284,16 +287,20 @@ def _read_text(path: Path) -> str:
         raise ForwarderError(f"{path}: {err.strerror}") from None
 
 
-def _bench(files: list[Path], iterations: int) -> int:
+def _bench(files: list[Path], iterations: int, index_pattern: str) -> int:
+    import dataclasses
+
+    from forwarder.documents.naming import IndexPattern
     from forwarder.sources import decode
     from forwarder.tools import benchmark
 
     if iterations < 1:
         raise ForwarderError(f"--iterations {iterations}: give a positive number of runs")
+    settings = dataclasses.replace(benchmark.SETTINGS, index_pattern=IndexPattern.parse(index_pattern))
     for path in files:
         event = _read_event(path)
         events = len(decode.decode_event(event, benchmark.NO_LIMIT).log_events)
-        ms = benchmark.ms_per_payload(event, iterations)
+        ms = benchmark.ms_per_payload(event, iterations, settings)
         print(orjson.dumps({"file": str(path), "events": events, "ms_per_payload": round(ms, 4)}).decode())
     return 0
 
