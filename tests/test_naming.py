@@ -236,12 +236,7 @@ def test_through_the_handler_each_namespace_gets_its_index_and_the_defaults_are_
 
 def test_the_pattern_object_is_what_settings_hold() -> None:
     pattern = IndexPattern.parse(" {prefix}-{stream}-{date} ", "Weekly")
-    assert (pattern.text, pattern.date_format, pattern.per_document, pattern.is_default) == (
-        "{prefix}-{stream}-{date}",
-        "weekly",
-        False,
-        False,
-    )
+    assert (pattern.text, pattern.date_format, pattern.is_default) == ("{prefix}-{stream}-{date}", "weekly", False)
 
 
 @pytest.mark.parametrize(("date_format", "min_age"), [("daily", "30d"), ("weekly", "37d"), ("monthly", "61d")])

@@ -15,15 +15,17 @@ with `{date}`:
 A placeholder without a value for an event (a missing part, field or an empty one,
 an object or a list) takes MISSING, and the document is counted. The default
 pattern keeps the seed's names byte for byte, short log groups included (see
-transform.index_base).
+index_base).
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from forwarder.errors import ConfigError
@@ -78,8 +80,10 @@ def date_suffix(day: int, date_format: str) -> str:
     return f"{date.year}.{date.month:02d}.{date.day:02d}"
 
 
-# One piece of a pattern before {date}: literal text, or a function of (payload facts, source, system fields).
-Piece = str | Callable[["Facts", dict[str, Any], dict[str, str]], str | None]
+# One piece of a pattern before {date}: literal text, or a column: each document's value
+# (None: no value) from the payload's facts, the sources and the events' system fields.
+Column = Callable[["Facts", Sequence[dict[str, Any]], Sequence[dict[str, str]]], list[str | None]]
+Piece = str | Column
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,12 @@ class Facts:
     owner: str
     region: str
 
-    @property
-    def group_parts(self) -> list[str]:
-        return self.log_group.lower().split("/")
-
 
 @dataclass(frozen=True)
 class IndexPattern:
     text: str = DEFAULT_PATTERN
     date_format: str = "daily"
     pieces: tuple[Piece, ...] = field(default=(), compare=False, repr=False)
-    per_document: bool = False  # a piece reads the source or an event's system fields
 
     @classmethod
     def parse(cls, text: str, date_format: str = "daily") -> IndexPattern:
@@ -117,53 +116,38 @@ class IndexPattern:
                 f"the index template match <prefix>-*) and end with {{date}}, {_EXAMPLE}"
             )
         pieces: list[Piece] = []
-        per_document = False
         position = 0
         body = text[: -len("{date}")]
         for match in _PLACEHOLDER.finditer(body):
             pieces += _literal(text, body[position : match.start()])
-            piece, reads_events = _placeholder(text, match.group(1))
-            pieces.append(piece)
-            per_document |= reads_events
+            pieces.append(_placeholder(text, match.group(1)))
             position = match.end()
         pieces += _literal(text, body[position:])
-        return cls(text, date_format, tuple(pieces), per_document)
+        return cls(text, date_format, tuple(pieces))
 
     @property
     def is_default(self) -> bool:
         return self.text == DEFAULT_PATTERN
 
-    def base(self, facts: Facts, source: dict[str, Any], system: dict[str, str]) -> tuple[str, bool]:
-        """The name before `{date}`, valid, and whether a placeholder took MISSING."""
-        words, defaulted = [], False
-        for piece in self.pieces:
-            if isinstance(piece, str):
-                words.append(piece)
-                continue
-            value = piece(facts, source, system)
-            if not value:
-                value, defaulted = MISSING, True
-            words.append(value)
-        return valid_index_name("".join(words), MAX_INDEX_BYTES - len(date_suffix(0, self.date_format))), defaulted
-
     def names(
         self, facts: Facts, sources: Sequence[dict[str, Any]], systems: Sequence[dict[str, str]], days: Sequence[int]
     ) -> tuple[list[str], int]:
-        """Each document's index name, and how many took MISSING for a placeholder."""
-        suffixes: dict[int, str] = {}
-        named: dict[tuple[str, int], str] = {}
-        no_source: dict[str, Any] = {}
-        constant = None if self.per_document else self.base(facts, no_source, {})
-        out, defaulted = [], 0
-        for position, day in enumerate(days):
-            base, missing = constant or self.base(facts, sources[position], systems[position])
-            defaulted += missing
-            name = named.get((base, day))
-            if name is None:
-                suffix = suffixes.get(day) or suffixes.setdefault(day, date_suffix(day, self.date_format))
-                name = named[(base, day)] = f"{base}{suffix}"
-            out.append(name)
-        return out, defaulted
+        """Each document's index name, and how many took MISSING for a placeholder.
+
+        The values are read a column at a time, and a name is made once for each distinct
+        set of values and day: a payload holds few of them.
+        """
+        columns = [piece(facts, sources, systems) for piece in self.pieces if not isinstance(piece, str)]
+        keys: list[tuple[str | None, ...]] = list(zip(*columns, strict=True)) if columns else [()] * len(days)
+        pairs = list(zip(keys, days, strict=True))
+        table = {pair: self._name(*pair) for pair in set(pairs)}
+        return list(map(table.__getitem__, pairs)), len(keys) - sum(map(all, keys))
+
+    def _name(self, values: tuple[str | None, ...], day: int) -> str:
+        given = iter(values)
+        words = [piece if isinstance(piece, str) else next(given) or MISSING for piece in self.pieces]
+        base = valid_index_name("".join(words), MAX_INDEX_BYTES - len(date_suffix(0, self.date_format)))
+        return base + date_suffix(day, self.date_format)
 
 
 def _literal(text: str, literal: str) -> list[Piece]:
@@ -178,42 +162,63 @@ def _literal(text: str, literal: str) -> list[Piece]:
     return [literal] if literal else []
 
 
-def _placeholder(text: str, name: str) -> tuple[Piece, bool]:
-    """The piece for `{name}`, and whether it reads each event rather than the payload."""
+def _placeholder(text: str, name: str) -> Column:
+    """The column of `{name}`'s values."""
     if name == "prefix":
-        return (lambda facts, source, system: facts.prefix), False
+        return lambda facts, sources, systems: [facts.prefix] * len(sources)
     if name == "stream":
-        return (lambda facts, source, system: facts.log_stream), False
-    if name == "account":
-        return (lambda facts, source, system: system.get("@aws.account") or facts.owner), True
-    if name == "region":
-        return (lambda facts, source, system: system.get("@aws.region") or facts.region), True
+        return lambda facts, sources, systems: [facts.log_stream] * len(sources)
+    if name in ("account", "region"):
+        key, fallback = ("@aws.account", "owner") if name == "account" else ("@aws.region", "region")
+        return lambda facts, sources, systems: (
+            [system.get(key) or getattr(facts, fallback) for system in systems]
+            if any(systems)
+            else [getattr(facts, fallback)] * len(sources)
+        )
     group = _GROUP.match(name)
     if group:
         number = int(group.group(1))
-        return (lambda facts, source, system: _part(facts.group_parts, number)), False
+        return lambda facts, sources, systems: [_part(facts.log_group, number)] * len(sources)
     path = _FIELD.match(name)
     if path:
-        keys = tuple(path.group(1).split("."))
-        return (lambda facts, source, system: _field(source, path.group(1), keys)), True
+        dotted = path.group(1)
+        return lambda facts, sources, systems: _field_column(sources, dotted)
     raise ConfigError(
         f"INDEX_PATTERN={text!r} is not accepted: {{{name}}} is not a placeholder; use {{prefix}}, {{group[N]}}, "
         "{stream}, {field.PATH}, {account}, {region} and {date}"
     )
 
 
-def _part(parts: list[str], number: int) -> str | None:
+def _part(log_group: str, number: int) -> str | None:
+    parts = log_group.lower().split("/")
     return parts[number] if number < len(parts) else None
 
 
-def _field(source: dict[str, Any], dotted: str, keys: tuple[str, ...]) -> str | None:
-    """A scalar at `dotted`: a key of that name, or nested objects along its parts."""
-    value: Any = source.get(dotted) if dotted in source else source
-    if dotted not in source:
-        for key in keys:
-            if not isinstance(value, dict) or key not in value:
-                return None
-            value = value[key]
+def _field_column(sources: Sequence[dict[str, Any]], dotted: str) -> list[str | None]:
+    """Each source's scalar at `dotted`: a key of that name, or nested objects along its parts."""
+    if any(map(operator.contains, sources, repeat(dotted))):  # a flat "a.b" key somewhere: one by one
+        return [_scalar(source[dotted]) if dotted in source else _walk(source, dotted) for source in sources]
+    values: list[Any] = list(sources)
+    for key in dotted.split("."):
+        try:
+            values = list(map(dict.get, values, repeat(key)))  # in C, while every value is an object
+        except TypeError:
+            values = [value.get(key) if isinstance(value, dict) else None for value in values]
+    if set(map(type, values)) <= {str}:
+        return values
+    return list(map(_scalar, values))
+
+
+def _walk(source: dict[str, Any], dotted: str) -> str | None:
+    value: Any = source
+    for key in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
