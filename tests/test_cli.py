@@ -508,3 +508,29 @@ def test_each_command_misused_is_a_short_error_and_a_non_zero_exit(args, complai
     err = capfd.readouterr().err
     assert status not in (0, None) and "Traceback" not in err
     assert complaint in err.splitlines()[-1], err
+
+
+def test_into_a_pipe_a_failed_invoke_prints_its_json_report_and_one_error_line(monkeypatch, capfd) -> None:
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for name, value in {
+        "OPENSEARCH_ENDPOINT": f"http://127.0.0.1:{port}",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "RETRY_MAX_SECONDS": "0.5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler.reset_runtime()
+    assert cli.main(["invoke", str(EVENTS / "lambda.json")]) == 1
+    captured = capfd.readouterr()
+    report = json.loads(captured.out)
+    assert (report["status"], report["failed"]) == ("failed", 4)
+    *rounds, last = captured.err.splitlines()
+    assert rounds[0].startswith(f"forwarder: cannot connect to http://127.0.0.1:{port}: [Errno 111] Connection refused")
+    assert last.startswith(f"forwarder: {EVENTS / 'lambda.json'}: NotDeliveredError: 4 of 4 documents are neither")
+    assert "Lambda" not in last, "a local run has no Lambda to retry it"
+    handler.reset_runtime()

@@ -75,6 +75,7 @@ class NotDeliveredError(DeliveryError):
 
     report: dict[str, Any] | None = None  # the payload's report, status "failed", where one was made
     first: str = ""  # the first undelivered document's error type and reason
+    summary: str = ""  # the message without what Lambda does next, for a local command
 
 
 class DeadLetterError(ForwarderError):

@@ -201,12 +201,14 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     if failed:
         logger.error("bulk report", extra=details)
         first = failed[0]
-        not_delivered = NotDeliveredError(
+        summary = (
             f"{len(failed)} of {events} documents are neither indexed nor dead-lettered "
-            f"(first: {first.error_type}: {first.reason[:300]}"
-            + (f"; dead letter: {problem}" if problem else "")
-            + "). Lambda retries the event; re-sent documents overwrite themselves by _id"
+            f"(first: {first.error_type}: {first.reason[:300]}" + (f"; dead letter: {problem}" if problem else "") + ")"
         )
+        not_delivered = NotDeliveredError(
+            f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id"
+        )
+        not_delivered.summary = summary
         not_delivered.report = report.as_dict()
         not_delivered.first = f"{first.error_type}: {first.reason[:300]}"
         raise not_delivered

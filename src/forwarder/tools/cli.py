@@ -219,7 +219,7 @@ def _invoke(files: list[Path], mode: str, verbose: bool) -> int:
             if err.report and mode != console.QUIET:  # status "failed", with its counts
                 console.write_report(mode, str(path), err.report, err.first)
             if mode != console.HUMAN or not err.report:  # the human report has said it
-                print(f"forwarder: {path}: {type(err).__name__}: {err}", file=sys.stderr)
+                print(f"forwarder: {path}: {type(err).__name__}: {err.summary or err}", file=sys.stderr)
             status = 1
             continue
         except ForwarderError as err:
