@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import socket
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ import pytest
 from harness import opensearch_node
 from harness.standin import StandIn
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from opensearchpy import OpenSearch
 
 from forwarder import handler
@@ -296,3 +299,17 @@ def restore_standin_credentials(standin: StandIn, monkeypatch: pytest.MonkeyPatc
     for name, value in standin.env().items():
         if name.startswith("AWS_"):
             monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port, empty: its URL, for clients in other processes (AWS_ENDPOINT_URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    # The backends live in this process across servers: start each test from an empty account.
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -20,16 +20,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import environ
 from tests.sam import REGION, REPO, sam_build
@@ -49,17 +46,10 @@ def built(sam_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """moto's server on a free loopback port, and the environment that sends SAM CLI there."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    # The backends live in this process across servers: start each test from an empty account.
-    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"))
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto's server, and the environment that sends SAM CLI there."""
     env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
@@ -78,7 +68,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         Tags=[{"Key": "ManagedStackSource", "Value": "AwsSamCli"}],
     )
     yield env
-    server.stop()
 
 
 @pytest.fixture

@@ -112,12 +112,15 @@ def prepare(data: str | bytes, settings: Settings) -> Prepared:
     Raises PayloadError on bad input.
     """
     with collector.paused():
-        payload = decode.decode_data(data, settings.max_payload_bytes)
-        excluded = redacted = 0
-        if settings.filters.active and not payload.is_control:
-            kept, excluded, redacted = settings.filters.apply(payload.log_events)
-            payload = dataclasses.replace(payload, log_events=kept)
-        documents, counts = transform.make_documents(payload, settings.shape)
+        return _prepared(decode.decode_data(data, settings.max_payload_bytes), settings)
+
+
+def _prepared(payload: decode.Payload, settings: Settings) -> Prepared:
+    excluded = redacted = 0
+    if settings.filters.active and not payload.is_control:
+        kept, excluded, redacted = settings.filters.apply(payload.log_events)
+        payload = dataclasses.replace(payload, log_events=kept)
+    documents, counts = transform.make_documents(payload, settings.shape)
     return Prepared(payload, documents, excluded, redacted, counts)
 
 
@@ -136,6 +139,20 @@ def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
         prepared = prepare(data, run.settings)
     except PayloadError as err:
         return _bad_input(err, data if isinstance(data, str) else data.decode("latin-1"), run, deadline)
+    return _deliver(prepared, run, deadline)
+
+
+def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadline) -> Result:
+    """A payload made from an API's answer (backfill), not decoded from a subscription: the rest as `forward`.
+
+    Raises PayloadError when an event is not a log event.
+    """
+    with collector.paused():
+        prepared = _prepared(payload, run.settings)
+    return _deliver(prepared, run, deadline)
+
+
+def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline) -> Result:
     payload = prepared.payload
     if payload.is_control:
         emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric

@@ -3,6 +3,7 @@
 forwarder invoke events/eks-fluentd.json            # send, print the report
 forwarder invoke events/ --dry-run                  # print the _bulk NDJSON, send nothing
 forwarder replay s3://my-dead-letter/dead-letter/   # re-send what was dead-lettered
+forwarder backfill /aws/lambda/x --start -7d        # a log group's history, with live forwarding's _ids
 forwarder encode app.log --log-group /aws/lambda/x  # log lines -> a subscription event
 """
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import logging
 import os
+import re
 import sys
 import time
 import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ EXAMPLES = """examples:
   forwarder invoke events/ --dry-run > body.ndjson
   forwarder replay s3://my-dead-letter-bucket/dead-letter/2026/11/
   forwarder replay sqs://sqs.us-east-1.amazonaws.com/123456789012/forwarder-on-failure
+  forwarder backfill /aws/lambda/checkout --start -7d
 """
 
 
@@ -90,6 +95,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replay.add_argument("source", help="s3://BUCKET/PREFIX or sqs://QUEUE-URL-WITHOUT-https")
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[reporting],
+        help="forward a log group's history (FilterLogEvents) through the same pipeline, with the same _ids",
+        description="Read the log groups' events in [--start, --end) with FilterLogEvents and send them as the "
+        "Lambda does (filters, redaction, index pattern, safe form, dead letter), with each event's id as _id, so "
+        "what live forwarding already indexed is overwritten, not duplicated. A checkpoint after each delivered page "
+        "lets the same command, run again, go on where it stopped.",
+        epilog="examples:\n  forwarder backfill /aws/lambda/checkout --start -7d\n"
+        "  forwarder backfill /aws/containerinsights/prod/application --start 2026-11-01 --end 2026-11-08 "
+        "--prefix payments --rate 2000 --checkpoint s3://my-bucket/backfill/prod.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill.add_argument("log_groups", nargs="+", metavar="LOG_GROUP", help="a log group name")
+    backfill.add_argument("--start", required=True, help="ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or -7d, -12h")
+    backfill.add_argument("--end", default="now", help="the same forms (default: now); events before it")
+    backfill.add_argument("--prefix", default="", help="only log streams whose name starts with this")
+    backfill.add_argument("--filter-pattern", default="", help="a CloudWatch Logs filter pattern")
+    backfill.add_argument("--rate", type=float, default=None, help="at most this many events per second")
+    backfill.add_argument(
+        "--checkpoint", default=None, help="a local file or s3://BUCKET/KEY (default: ./backfill-<job digest>.json)"
+    )
     bench = commands.add_parser(
         "bench",
         help="time decode + transform + _bulk body on event files (no network)",
@@ -124,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--index-pattern", default="", help="an INDEX_PATTERN to time instead of the default one (see README)"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_relative_times_joined(sys.argv[1:] if argv is None else argv))
 
     verbose = getattr(args, "verbose", False)
     mode = console.output_mode(getattr(args, "json", False), getattr(args, "quiet", False), sys.stdout)
@@ -137,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with logs_to_stderr(people):
             if args.command == "replay":
                 return _replay(args.source, mode, verbose)
+            if args.command == "backfill":
+                return _backfill(args, mode, verbose)
             if args.command == "encode":
                 return _encode(args.lines, args.log_group, args.log_stream, args.owner, args.start_ms)
             if args.command == "bench":
@@ -149,6 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: what was indexed stays, the event files are untouched; no traceback
         print("forwarder: interrupted", file=sys.stderr)
         return INTERRUPTED
+
+
+def _relative_times_joined(argv: Sequence[str]) -> list[str]:
+    """`--start -7d` as `--start=-7d`: argparse takes a value that starts with `-` for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in ("--start", "--end") and re.fullmatch(r"-\d+[smhdw]", arg):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -302,6 +342,63 @@ def _bench(files: list[Path], iterations: int, index_pattern: str) -> int:
         events = len(decode.decode_event(event, benchmark.NO_LIMIT).log_events)
         ms = benchmark.ms_per_payload(event, iterations, settings)
         print(orjson.dumps({"file": str(path), "events": events, "ms_per_payload": round(ms, 4)}).decode())
+    return 0
+
+
+def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
+    from tqdm import tqdm
+
+    from forwarder.handler import runtime
+    from forwarder.metrics import flush_metrics
+    from forwarder.tools import backfill
+
+    current = backfill.now()
+    start, end = backfill.parse_time(args.start, current), backfill.parse_time(args.end, current)
+    if end < start:
+        raise ForwarderError(f"--end {end.isoformat()} is before --start {start.isoformat()}: swap them")
+    if end == start:
+        raise ForwarderError(f"--start and --end are both {start.isoformat()}: the range is empty")
+    if args.rate is not None and not args.rate > 0:
+        raise ForwarderError(f"--rate {args.rate}: give a positive number of events per second")
+    if any(not group.strip() for group in args.log_groups):
+        raise ForwarderError("a LOG_GROUP is empty: give the log group's name, e.g. /aws/lambda/checkout")
+    job = backfill.Job(
+        tuple(args.log_groups), backfill.epoch_ms(start), backfill.epoch_ms(end), args.prefix, args.filter_pattern
+    )
+    run = runtime()
+    if not run.settings.sends_ids and mode != console.QUIET:
+        print(
+            "forwarder: warning: OPENSEARCH_SERVICE=aoss sends no _id, so an event that live forwarding already "
+            "indexed in this range is indexed twice (README, Backfill); Ctrl-C now to stop",
+            file=sys.stderr,
+        )
+    where = args.checkpoint or backfill.default_checkpoint(job.as_dict())
+    checkpoint = backfill.Checkpoint.load(where, job.as_dict())
+    logs = backfill.logs_client(run.settings.region)
+    owners = backfill.accounts(job, logs)  # a wrong name or a missing permission, before the progress bar
+    bar = tqdm(desc="backfill", unit="ev", disable=mode == console.QUIET, initial=checkpoint.report.events)
+
+    def progress(events: int, at_ms: int) -> None:
+        bar.update(events)
+        bar.set_postfix_str(f"through {datetime.fromtimestamp(min(at_ms, job.end_ms) / 1000, UTC):%Y-%m-%dT%H:%MZ}")
+
+    try:
+        with _metrics_lines(verbose):
+            report = backfill.run(job, checkpoint, run, logs, args.rate, progress, owners=owners)
+            flush_metrics()
+    finally:
+        bar.close()
+    summary = {
+        "log_groups": list(job.log_groups),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "checkpoint": where,
+        **dataclasses.asdict(report),
+    }
+    if mode == console.JSON:
+        print(orjson.dumps(summary).decode())
+    elif mode == console.HUMAN:
+        print(console.backfill_line(summary))
     return 0
 
 

@@ -137,3 +137,14 @@ def replay_lines(source: str, report: dict[str, Any]) -> list[str]:
     if report["kept_not_listed"]:
         lines.append(f"  and {report['kept_not_listed']:,} more kept")
     return lines
+
+
+def backfill_line(summary: dict[str, Any]) -> str:
+    groups = summary["log_groups"]
+    what = groups[0] if len(groups) == 1 else f"{len(groups)} log groups"
+    counts = ", ".join(f"{summary[key]:,} {label}" for key, label in _COUNTS if summary.get(key))
+    return (
+        f"backfill of {what}, {summary['start']} to {summary['end']}: {summary['events']:,} events read: "
+        f"{counts or 'nothing sent'} ({summary['pages']} pages, {summary['requests']} requests); "
+        f"checkpoint {summary['checkpoint']}"
+    )

@@ -1,0 +1,316 @@
+"""Backfill: a log group's history through the Lambda's own pipeline, with the same `_id`s.
+
+FilterLogEvents returns each event with its `eventId`, the id a subscription delivers,
+so a backfilled document overwrites the one live forwarding indexed (and the other way
+round): the two never duplicate where `_id` is sent (`es`). The range is read in time
+windows, a window page by page; each page becomes one subscription-shaped payload per
+log stream and goes through `pipeline.forward_payload`: filters, redaction, index
+pattern, safe form and dead letter all apply. After each delivered page a checkpoint
+records where to go on; a resumed run re-reads at most that page, which overwrites
+itself by `_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from forwarder import pipeline
+from forwarder.delivery.send import Deadline
+from forwarder.errors import ForwarderError, NotDeliveredError
+from forwarder.sources.decode import Payload
+
+PAGE_EVENTS = 10_000  # FilterLogEvents' most per page
+WINDOW = timedelta(hours=1)  # a window is read whole before the next; a resume restarts at most a page
+_RELATIVE = re.compile(r"^-(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class BackfillError(ForwarderError):
+    """The backfill cannot start or go on: what to change is in the message."""
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """`2026-11-01`, `2026-11-01T12:00:00Z` (ISO 8601; UTC unless an offset is given), `-7d`, `-12h`, or `now`."""
+    text = text.strip()
+    if text == "now":
+        return now
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BackfillError(
+            f"{text!r} is not a time: give ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or -7d, -12h, -30m, now"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class BackfillReport:
+    events: int = 0  # read from CloudWatch Logs
+    excluded: int = 0
+    indexed: int = 0
+    fallback: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    requests: int = 0
+    pages: int = 0
+
+    def add(self, report: pipeline.Report) -> None:
+        self.excluded += report.excluded
+        self.indexed += report.indexed
+        self.fallback += report.fallback
+        self.dead_lettered += report.dead_lettered
+        self.failed += report.failed
+        self.requests += report.requests
+
+
+@dataclass
+class Position:
+    """Where one log group's backfill stands: every event before `window_start_ms` is delivered,
+    and within the window, every page before `next_token`."""
+
+    window_start_ms: int
+    next_token: str | None = None
+    done: bool = False
+
+
+@dataclass
+class Checkpoint:
+    """The positions of a backfill's log groups, kept in a local file or in S3 after each delivered page."""
+
+    where: str
+    job: dict[str, Any]  # what was asked: a checkpoint of another job is refused
+    positions: dict[str, Position] = field(default_factory=dict)
+    report: BackfillReport = field(default_factory=BackfillReport)
+
+    def save(self) -> None:
+        body = json.dumps(
+            {
+                "job": self.job,
+                "positions": {group: asdict(position) for group, position in self.positions.items()},
+                "report": asdict(self.report),
+            },
+            indent=1,
+        ).encode()
+        if self.where.startswith("s3://"):
+            bucket, key = _s3_place(self.where)
+            _s3_client().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+            return
+        path = Path(self.where)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(body)
+        os.replace(partial, path)  # whole or not at all, even when killed mid-write
+
+    @classmethod
+    def load(cls, where: str, job: dict[str, Any]) -> Checkpoint:
+        """The saved checkpoint of this job, or a new one (nothing written until the first page is delivered)."""
+        body = _read(where)
+        if body is None:
+            return cls(where, job)
+        try:
+            saved = json.loads(body)
+            positions = {group: Position(**position) for group, position in saved["positions"].items()}
+            report = BackfillReport(**saved["report"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise BackfillError(f"{where} is not a backfill checkpoint ({err}): give another --checkpoint") from None
+        if saved.get("job") != job:
+            raise BackfillError(
+                f"{where} is the checkpoint of another backfill ({saved.get('job')}): give another --checkpoint, "
+                "or the same log groups, range, prefix and filter pattern"
+            )
+        return cls(where, job, positions, report)
+
+
+def default_checkpoint(job: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]
+    return f"backfill-{digest}.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    log_groups: tuple[str, ...]
+    start_ms: int
+    end_ms: int  # exclusive
+    stream_prefix: str = ""
+    filter_pattern: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"log_groups": list(self.log_groups)}
+
+
+Progress = Callable[[int, int], None]  # (events in this page, the window's start ms): a progress bar's update
+
+
+def run(
+    job: Job,
+    checkpoint: Checkpoint,
+    runtime: pipeline.Runtime,
+    logs: Any,
+    rate: float | None = None,
+    progress: Progress = lambda events, at_ms: None,
+    owners: dict[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BackfillReport:
+    """Every event of the job not yet delivered, page by page; raises BackfillError when a page is not delivered."""
+    owners = owners or accounts(job, logs)
+    started, sent_before = clock(), checkpoint.report.events
+    for group in job.log_groups:
+        position = checkpoint.positions.setdefault(group, Position(job.start_ms))
+        while not position.done:
+            window_end = min(position.window_start_ms + int(WINDOW.total_seconds() * 1000), job.end_ms)
+            events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
+            for payload in _payloads(events, group, owners[group]):
+                _deliver(payload, runtime, checkpoint.report)
+            checkpoint.report.events += len(events)
+            checkpoint.report.pages += 1
+            if token:
+                position.next_token = token
+            else:
+                position.window_start_ms, position.next_token = window_end, None
+                position.done = window_end >= job.end_ms
+            checkpoint.save()
+            progress(len(events), position.window_start_ms)
+            if rate:  # at most `rate` events a second, on average since this run began
+                ahead = (checkpoint.report.events - sent_before) / rate - (clock() - started)
+                if ahead > 0:
+                    sleep(ahead)
+    return checkpoint.report
+
+
+def _deliver(payload: Payload, runtime: pipeline.Runtime, report: BackfillReport) -> None:
+    deadline = Deadline(runtime.settings.retry_max_seconds)
+    try:
+        result = pipeline.forward_payload(payload, runtime, deadline)
+    except NotDeliveredError as err:
+        if err.report:
+            report.failed += err.report.get("failed", 0)
+        raise BackfillError(
+            f"{payload.log_group}: a page was not delivered ({err.summary or err}); the checkpoint is before it: "
+            "run the same command again once OpenSearch takes writes"
+        ) from None
+    if isinstance(result, pipeline.Report):
+        report.add(result)
+
+
+def _page(
+    logs: Any, job: Job, group: str, start_ms: int, end_ms: int, token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One FilterLogEvents page of [start_ms, end_ms); botocore's adaptive retries wait out throttling."""
+    request: dict[str, Any] = {
+        "logGroupName": group,
+        "startTime": start_ms,
+        "endTime": end_ms - 1,  # the API's end is inclusive
+        "limit": PAGE_EVENTS,
+    }
+    if job.stream_prefix:
+        request["logStreamNamePrefix"] = job.stream_prefix
+    if job.filter_pattern:
+        request["filterPattern"] = job.filter_pattern
+    if token:
+        request["nextToken"] = token
+    answer = _call(lambda: logs.filter_log_events(**request), f"read {group}")
+    return answer.get("events", []), answer.get("nextToken")
+
+
+def _payloads(events: list[dict[str, Any]], group: str, owner: str) -> Iterator[Payload]:
+    """The page as subscription payloads: one per log stream, the events in the order read."""
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        streams.setdefault(event["logStreamName"], []).append(
+            {"id": event["eventId"], "timestamp": event["timestamp"], "message": event["message"]}
+        )
+    for stream, log_events in streams.items():
+        yield Payload("DATA_MESSAGE", owner, group, stream, ["forwarder-backfill"], log_events)  # type: ignore[arg-type]
+
+
+def accounts(job: Job, logs: Any) -> dict[str, str]:
+    """Each log group's account: every group is checked (it exists, it may be read) before anything is sent."""
+    return {group: _owner(logs, group) for group in job.log_groups}
+
+
+def _owner(logs: Any, group: str) -> str:
+    """The account the group is in (its ARN), which a subscription payload names as `owner`; the group must exist."""
+    answer = _call(lambda: logs.describe_log_groups(logGroupNamePrefix=group, limit=50), f"describe {group}")
+    for found in answer.get("logGroups", []):
+        if found.get("logGroupName") == group:
+            arn = str(found.get("arn", ""))
+            return arn.split(":")[4] if arn.count(":") >= 5 else ""
+    raise BackfillError(f"log group {group!r} does not exist in this account and Region: check its name")
+
+
+def _call[T](call: Callable[[], T], what: str) -> T:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
+            raise BackfillError(
+                f"cannot {what}: {code}: the credentials need logs:DescribeLogGroups and logs:FilterLogEvents on it"
+            ) from None
+        if code == "ResourceNotFoundException":
+            raise BackfillError(f"cannot {what}: the log group does not exist in this account and Region") from None
+        raise BackfillError(f"cannot {what}: {err}") from None
+    except BotoCoreError as err:
+        raise BackfillError(f"cannot {what}: {err}") from None
+
+
+def logs_client(region: str) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "adaptive", "max_attempts": 10})
+    return botocore.session.get_session().create_client("logs", region_name=region, config=config)
+
+
+def _s3_client() -> Any:
+    import botocore.session
+    from botocore.config import Config
+
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 5})
+    return botocore.session.get_session().create_client("s3", config=config)
+
+
+def _s3_place(where: str) -> tuple[str, str]:
+    bucket, _, key = where.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise BackfillError(f"--checkpoint {where!r}: give s3://BUCKET/KEY or a local file")
+    return bucket, key
+
+
+def _read(where: str) -> bytes | None:
+    if not where.startswith("s3://"):
+        path = Path(where)
+        return path.read_bytes() if path.exists() else None
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = _s3_place(where)
+    try:
+        return bytes(_s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise BackfillError(f"cannot read the checkpoint {where}: {err}") from None
+    except BotoCoreError as err:
+        raise BackfillError(f"cannot read the checkpoint {where}: {err}") from None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,255 @@
+"""`forwarder backfill`: a log group's history through the Lambda's pipeline, with live forwarding's `_id`s."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from harness.standin import StandIn
+
+from forwarder import handler
+from forwarder.tools import backfill, cli
+from forwarder.tools.cli import LocalContext
+from tests.conftest import DeadLetterBucket
+from tests.events import event_with
+
+GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
+START = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+START_MS = int(START.timestamp() * 1000)
+HOUR_MS = 3_600_000
+
+
+def put_events(logs: Any, group: str, streams: dict[str, int], spread_ms: int = 3 * HOUR_MS) -> None:
+    """`count` events in each stream, spread over `spread_ms` from START (FilterLogEvents sees them all)."""
+    logs.create_log_group(logGroupName=group)
+    for stream, count in streams.items():
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        events = [
+            {"timestamp": START_MS + n * spread_ms // count, "message": json.dumps({"n": n, "stream": stream})}
+            for n in range(count)
+        ]
+        for first in range(0, count, 5_000):  # PutLogEvents takes at most 10,000 a call
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[first : first + 5_000])
+
+
+def all_events(logs: Any, group: str) -> list[dict[str, Any]]:
+    found, token = [], None
+    while True:
+        page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+        found += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def backfill_args(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "backfill",
+        GROUP,
+        "--start",
+        "2026-11-22",
+        "--end",
+        "2026-11-22T03:00:00Z",
+        "--checkpoint",
+        str(tmp_path / "checkpoint.json"),
+        "--json",
+        *extra,
+    ]
+
+
+def test_backfill_overlapping_live_forwarding_indexes_every_event_exactly_once(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path: Path, capfd
+) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 120, "pod-b": 80})
+    events = all_events(logs, GROUP)
+    live = [e for e in events if e["logStreamName"] == "pod-a"][:50]  # what the subscription delivered
+    subscription = event_with(
+        *({"id": e["eventId"], "timestamp": e["timestamp"], "message": e["message"]} for e in live)
+    )
+    assert handler.lambda_handler(subscription, LocalContext())["indexed"] == 50
+    capfd.readouterr()
+
+    assert cli.main(backfill_args(tmp_path)) == 0
+    report = json.loads(capfd.readouterr().out)
+    assert (report["events"], report["indexed"], report["failed"], report["dead_lettered"]) == (200, 200, 0, 0)
+    stored = forwarder_env.documents("mydata-payments-payments-api-2026.11.22")
+    assert set(stored) == {e["eventId"] for e in events}, "every event once, by its CloudWatch id"
+    # 250 documents were indexed (50 live, then all 200), and 200 are there: the 50 overwrote themselves.
+    assert (
+        stored[live[0]["eventId"]]["@log_stream"] == "pod-a" and stored[live[0]["eventId"]]["@owner"] == "123456789012"
+    )
+
+
+def test_a_backfill_killed_mid_way_goes_on_from_its_checkpoint_and_ends_exactly_once(
+    standin: StandIn, moto_server: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        **standin.env(),
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": moto_server,  # botocore: AWS_ENDPOINT_URL_<service id>
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    logs = boto3.client(
+        "logs", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    put_events(logs, GROUP, {"pod-a": 24_000, "pod-b": 6_000})
+    command = [str(Path(sys.executable).parent / "forwarder"), *backfill_args(tmp_path, "--rate", "6000")]
+    checkpoint = tmp_path / "checkpoint.json"
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (checkpoint.exists() and json.loads(checkpoint.read_text())["report"]["pages"] >= 2):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    read_before = json.loads(checkpoint.read_text())["report"]["events"]
+    assert 0 < read_before < 30_000
+
+    done = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["events"] == 30_000 and report["indexed"] == 30_000, "the saved counts went on, none twice"
+    stored = standin.documents("mydata-payments-payments-api-2026.11.22")
+    assert set(stored) == {e["eventId"] for e in all_events(logs, GROUP)}
+    again = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and json.loads(again.stdout)["pages"] == report["pages"], "done: nothing re-read"
+
+
+def test_filters_redaction_and_the_index_pattern_apply_as_in_the_lambda(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path: Path, monkeypatch, capfd
+) -> None:
+    monkeypatch.setenv("EXCLUDE_PATTERN", "healthz")
+    monkeypatch.setenv("REDACT_EMAILS", "true")
+    monkeypatch.setenv("INDEX_PATTERN", "{prefix}-{stream}-{date}")
+    handler.reset_runtime()
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="pod-a")
+    lines = ["GET /healthz 200", "user ann@example.com logged in", "order 42 paid"]
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="pod-a",
+        logEvents=[{"timestamp": START_MS + n, "message": line} for n, line in enumerate(lines)],
+    )
+    assert cli.main(backfill_args(tmp_path)) == 0
+    report = json.loads(capfd.readouterr().out)
+    assert (report["events"], report["excluded"], report["indexed"]) == (3, 1, 2)
+    messages = sorted(doc["@message"] for doc in forwarder_env.documents("mydata-pod-a-2026.11.22").values())
+    assert messages == ["order 42 paid", "user [EMAIL] logged in"]
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--start", "2026-11-22", "--end", "2026-11-21"], "is before --start"),
+        (["--start", "2026-11-22", "--end", "2026-11-22T00:00:00Z"], "the range is empty"),
+        (["--start", "last tuesday"], "'last tuesday' is not a time"),
+        (["--start", "-7d", "--rate", "0"], "--rate 0.0: give a positive number"),
+    ],
+)
+def test_a_range_or_rate_that_cannot_be_read_is_one_line(forwarder_env: StandIn, tmp_path, capfd, args, complaint):
+    assert cli.main(["backfill", GROUP, *args, "--checkpoint", str(tmp_path / "c.json")]) == 1
+    (line,) = capfd.readouterr().err.splitlines()
+    assert line.startswith("forwarder: ") and complaint in line
+    assert not (tmp_path / "c.json").exists() and forwarder_env.count() == 0
+
+
+def test_an_unknown_log_group_is_named_before_anything_is_sent(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, capfd
+) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 10})
+    assert cli.main([*backfill_args(tmp_path)[:2], "/aws/lambda/typo", *backfill_args(tmp_path)[2:]]) == 1
+    (line,) = capfd.readouterr().err.splitlines()
+    assert line == (
+        "forwarder: BackfillError: log group '/aws/lambda/typo' does not exist in this account and Region: "
+        "check its name"
+    )
+    assert forwarder_env.count() == 0 and not (tmp_path / "checkpoint.json").exists(), "nothing half-written"
+
+
+def test_missing_permissions_say_which_ones(forwarder_env: StandIn, tmp_path) -> None:
+    """IAM's refusal, as botocore raises it (moto does not enforce IAM)."""
+    logs = backfill.logs_client("us-east-1")
+    stub = Stubber(logs)
+    stub.add_client_error("describe_log_groups", "AccessDeniedException", "not authorized", 400)
+    job = backfill.Job((GROUP,), START_MS, START_MS + HOUR_MS)
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict())
+    with stub, pytest.raises(backfill.BackfillError, match="logs:DescribeLogGroups and logs:FilterLogEvents"):
+        backfill.run(job, checkpoint, handler.runtime(), logs)
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_rate_bounds_the_events_per_second(forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 3_000}, spread_ms=3 * HOUR_MS)  # three windows of 1,000
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    job = backfill.Job((GROUP,), START_MS, START_MS + 3 * HOUR_MS)
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict())
+    report = backfill.run(job, checkpoint, handler.runtime(), logs, rate=500, clock=lambda: now[0], sleep=sleep)
+    assert report.indexed == 3_000 and report.pages == 3
+    assert sum(slept) == pytest.approx(6.0), "3,000 events at 500 a second"
+
+
+def test_a_checkpoint_of_another_backfill_is_refused(forwarder_env: StandIn, tmp_path, capfd) -> None:
+    other = backfill.Job(("/aws/lambda/other",), START_MS, START_MS + HOUR_MS)
+    backfill.Checkpoint(str(tmp_path / "checkpoint.json"), other.as_dict()).save()
+    assert cli.main(backfill_args(tmp_path)) == 1
+    assert "is the checkpoint of another backfill" in capfd.readouterr().err
+
+
+def test_serverless_warns_that_overlap_duplicates(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, monkeypatch, capfd
+) -> None:
+    monkeypatch.setenv("OPENSEARCH_SERVICE", "aoss")
+    handler.reset_runtime()
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 5})
+    cli.main(backfill_args(tmp_path))
+    assert "OPENSEARCH_SERVICE=aoss sends no _id" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22", datetime(2026, 11, 22, tzinfo=UTC)),
+        ("2026-11-22T10:30:00Z", datetime(2026, 11, 22, 10, 30, tzinfo=UTC)),
+        ("2026-11-22T10:30:00+02:00", datetime(2026, 11, 22, 8, 30, tzinfo=UTC)),
+        ("-7d", datetime(2026, 11, 25, 12, tzinfo=UTC)),
+        ("-90m", datetime(2026, 12, 2, 10, 30, tzinfo=UTC)),
+        ("now", datetime(2026, 12, 2, 12, tzinfo=UTC)),
+    ],
+)
+def test_times_are_iso_8601_or_relative(text: str, expected: datetime) -> None:
+    assert backfill.parse_time(text, datetime(2026, 12, 2, 12, tzinfo=UTC)) == expected
+
+
+def test_the_checkpoint_can_live_in_s3(forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, capfd) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 30})
+    where = f"s3://{dead_letter.name}/backfill/payments.json"
+    args = [*backfill_args(tmp_path)[:-3], "--checkpoint", where, "--json"]
+    assert cli.main(args) == 0
+    first = json.loads(capfd.readouterr().out)
+    saved = json.loads(dead_letter.s3.get_object(Bucket=dead_letter.name, Key="backfill/payments.json")["Body"].read())
+    assert saved["positions"][GROUP]["done"] is True and saved["report"]["events"] == 30
+    assert cli.main(args) == 0, "run again: the checkpoint says it is done"
+    again = json.loads(capfd.readouterr().out)
+    assert (again["events"], again["pages"]) == (first["events"], first["pages"]) == (30, 3)
+    assert not (tmp_path / "checkpoint.json").exists()
