@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    reporting = argparse.ArgumentParser(add_help=False)  # how invoke and replay speak
+    reporting = argparse.ArgumentParser(add_help=False)  # how invoke, replay and backfill speak
     said = reporting.add_mutually_exclusive_group()
     said.add_argument("--json", action="store_true", help="one JSON report per line (the default into a pipe)")
     said.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors; the exit status says")
@@ -328,8 +328,6 @@ def _read_text(path: Path) -> str:
 
 
 def _bench(files: list[Path], iterations: int, index_pattern: str) -> int:
-    import dataclasses
-
     from forwarder.documents.naming import IndexPattern
     from forwarder.sources import decode
     from forwarder.tools import benchmark
