@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,7 @@ def test_missing_permissions_say_which_ones(forwarder_env: StandIn, tmp_path) ->
     stub = Stubber(logs)
     stub.add_client_error("describe_log_groups", "AccessDeniedException", "not authorized", 400)
     job = backfill.Job((GROUP,), START_MS, START_MS + HOUR_MS)
-    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict())
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict(), {})
     with stub, pytest.raises(backfill.BackfillError, match="logs:DescribeLogGroups and logs:FilterLogEvents"):
         backfill.run(job, checkpoint, handler.runtime(), logs)
     assert not (tmp_path / "c.json").exists()
@@ -193,7 +193,7 @@ def test_missing_permissions_say_which_ones(forwarder_env: StandIn, tmp_path) ->
 
 def test_rate_bounds_the_events_per_second(forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path) -> None:
     logs = boto3.client("logs", region_name=forwarder_env.region)
-    put_events(logs, GROUP, {"pod-a": 3_000}, spread_ms=3 * HOUR_MS)  # three windows of 1,000
+    put_events(logs, GROUP, {"pod-a": 3_000}, spread_ms=3 * HOUR_MS)
     now, slept = [0.0], []
 
     def sleep(seconds: float) -> None:
@@ -201,15 +201,17 @@ def test_rate_bounds_the_events_per_second(forwarder_env: StandIn, dead_letter: 
         now[0] += seconds
 
     job = backfill.Job((GROUP,), START_MS, START_MS + 3 * HOUR_MS)
-    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict())
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict(), {})
     report = backfill.run(job, checkpoint, handler.runtime(), logs, rate=500, clock=lambda: now[0], sleep=sleep)
-    assert report.indexed == 3_000 and report.pages == 3
+    assert report.indexed == 3_000 and report.pages == 1
     assert sum(slept) == pytest.approx(6.0), "3,000 events at 500 a second"
 
 
 def test_a_checkpoint_of_another_backfill_is_refused(forwarder_env: StandIn, tmp_path, capfd) -> None:
     other = backfill.Job(("/aws/lambda/other",), START_MS, START_MS + HOUR_MS)
-    backfill.Checkpoint(str(tmp_path / "checkpoint.json"), other.as_dict()).save()
+    backfill.Checkpoint(
+        str(tmp_path / "checkpoint.json"), other.as_dict(), {"log_groups": ["/aws/lambda/other"]}
+    ).save()
     assert cli.main(backfill_args(tmp_path)) == 1
     assert "is the checkpoint of another backfill" in capfd.readouterr().err
 
@@ -251,5 +253,39 @@ def test_the_checkpoint_can_live_in_s3(forwarder_env: StandIn, dead_letter: Dead
     assert saved["positions"][GROUP]["done"] is True and saved["report"]["events"] == 30
     assert cli.main(args) == 0, "run again: the checkpoint says it is done"
     again = json.loads(capfd.readouterr().out)
-    assert (again["events"], again["pages"]) == (first["events"], first["pages"]) == (30, 3)
+    assert (again["events"], again["pages"]) == (first["events"], first["pages"]) == (30, 1)
     assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_a_relative_range_is_fixed_by_the_first_run_so_the_same_command_goes_on(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, monkeypatch, capfd
+) -> None:
+    """`--start -30d` means the same 30 days when the command is run again after an interruption."""
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 20}, spread_ms=HOUR_MS)
+    monkeypatch.chdir(tmp_path)  # the default checkpoint goes into the current folder
+    args = ["backfill", GROUP, "--start", "-60d", "--json"]
+    assert cli.main(args) == 0
+    first = json.loads(capfd.readouterr().out)
+    (saved,) = tmp_path.glob("backfill-*.json")
+    monkeypatch.setattr(backfill, "now", lambda: datetime.now(UTC) + timedelta(hours=5))  # later, another "now"
+    assert cli.main(args) == 0
+    captured = capfd.readouterr()
+    again = json.loads(captured.out)
+    assert "going on from backfill-" in captured.err
+    assert (again["start"], again["end"], again["pages"]) == (first["start"], first["end"], first["pages"])
+    assert first["events"] == first["indexed"] == 20 and list(tmp_path.glob("backfill-*.json")) == [saved]
+
+
+def test_an_expired_page_token_in_the_checkpoint_reads_its_window_again(forwarder_env: StandIn, tmp_path) -> None:
+    logs = backfill.logs_client("us-east-1")
+    stub = Stubber(logs)
+    stub.add_client_error("filter_log_events", "InvalidParameterException", "The specified nextToken is expired", 400)
+    event = {"logStreamName": "pod-a", "timestamp": START_MS, "message": "again", "eventId": "e-1"}
+    stub.add_response("filter_log_events", {"events": [event]})
+    job = backfill.Job((GROUP,), START_MS, START_MS + HOUR_MS)
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict(), {})
+    checkpoint.positions[GROUP] = backfill.Position(START_MS, next_token="stale")
+    with stub:
+        report = backfill.run(job, checkpoint, handler.runtime(), logs, owners={GROUP: "123456789012"})
+    assert report.indexed == 1 and set(forwarder_env.documents("mydata-payments-payments-api-2026.11.22")) == {"e-1"}

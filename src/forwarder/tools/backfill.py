@@ -2,8 +2,8 @@
 
 FilterLogEvents returns each event with its `eventId`, the id a subscription delivers,
 so a backfilled document overwrites the one live forwarding indexed (and the other way
-round): the two never duplicate where `_id` is sent (`es`). The range is read in time
-windows, a window page by page; each page becomes one subscription-shaped payload per
+round): the two never duplicate where `_id` is sent (`es`). The range is read in
+windows of a day, each page by page; each page becomes one subscription-shaped payload per
 log stream and goes through `pipeline.forward_payload`: filters, redaction, index
 pattern, safe form and dead letter all apply. After each delivered page a checkpoint
 records where to go on; a resumed run re-reads at most that page, which overwrites
@@ -29,13 +29,20 @@ from forwarder.errors import ForwarderError, NotDeliveredError
 from forwarder.sources.decode import Payload
 
 PAGE_EVENTS = 10_000  # FilterLogEvents' most per page
-WINDOW = timedelta(hours=1)  # a window is read whole before the next; a resume restarts at most a page
+# A window is read page by page before the next. The checkpoint keeps the page token, so a resume
+# re-reads at most one page; the window bounds what is re-read if the token has expired meanwhile,
+# and costs one call when it is empty.
+WINDOW = timedelta(days=1)
 _RELATIVE = re.compile(r"^-(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class BackfillError(ForwarderError):
     """The backfill cannot start or go on: what to change is in the message."""
+
+
+class _TokenRefused(BackfillError):
+    """FilterLogEvents refused a saved page token (they expire)."""
 
 
 def parse_time(text: str, now: datetime) -> datetime:
@@ -94,7 +101,8 @@ class Checkpoint:
     """The positions of a backfill's log groups, kept in a local file or in S3 after each delivered page."""
 
     where: str
-    job: dict[str, Any]  # what was asked: a checkpoint of another job is refused
+    job: dict[str, Any]  # Job.as_dict(), its times as the first run resolved them ("-7d" stays that week)
+    asked: dict[str, Any]  # the command's own words: a checkpoint of another backfill is refused
     positions: dict[str, Position] = field(default_factory=dict)
     report: BackfillReport = field(default_factory=BackfillReport)
 
@@ -102,6 +110,7 @@ class Checkpoint:
         body = json.dumps(
             {
                 "job": self.job,
+                "asked": self.asked,
                 "positions": {group: asdict(position) for group, position in self.positions.items()},
                 "report": asdict(self.report),
             },
@@ -117,27 +126,32 @@ class Checkpoint:
         os.replace(partial, path)  # whole or not at all, even when killed mid-write
 
     @classmethod
-    def load(cls, where: str, job: dict[str, Any]) -> Checkpoint:
-        """The saved checkpoint of this job, or a new one (nothing written until the first page is delivered)."""
+    def load(cls, where: str, job: dict[str, Any], asked: dict[str, Any]) -> Checkpoint:
+        """The saved checkpoint of what was asked, with the job as first resolved; or a new one
+        (nothing is written until the first page is delivered)."""
         body = _read(where)
         if body is None:
-            return cls(where, job)
+            return cls(where, job, asked)
         try:
             saved = json.loads(body)
             positions = {group: Position(**position) for group, position in saved["positions"].items()}
             report = BackfillReport(**saved["report"])
         except (ValueError, KeyError, TypeError) as err:
             raise BackfillError(f"{where} is not a backfill checkpoint ({err}): give another --checkpoint") from None
-        if saved.get("job") != job:
+        if saved.get("asked") != asked or not isinstance(saved.get("job"), dict):
             raise BackfillError(
-                f"{where} is the checkpoint of another backfill ({saved.get('job')}): give another --checkpoint, "
-                "or the same log groups, range, prefix and filter pattern"
+                f"{where} is the checkpoint of another backfill ({saved.get('asked')}): give another --checkpoint, "
+                "or the same log groups, --start, --end, --prefix and --filter-pattern"
             )
-        return cls(where, job, positions, report)
+        return cls(where, saved["job"], asked, positions, report)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.positions)
 
 
-def default_checkpoint(job: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]
+def default_checkpoint(asked: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:12]
     return f"backfill-{digest}.json"
 
 
@@ -151,6 +165,10 @@ class Job:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"log_groups": list(self.log_groups)}
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Job:
+        return cls(**{**saved, "log_groups": tuple(saved["log_groups"])})
 
 
 Progress = Callable[[int, int], None]  # (events in this page, the window's start ms): a progress bar's update
@@ -174,7 +192,11 @@ def run(
         position = checkpoint.positions.setdefault(group, Position(job.start_ms))
         while not position.done:
             window_end = min(position.window_start_ms + int(WINDOW.total_seconds() * 1000), job.end_ms)
-            events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
+            try:
+                events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
+            except _TokenRefused:  # expired since the checkpoint: the window again, overwriting by _id
+                position.next_token = None
+                continue
             for payload in _payloads(events, group, owners[group]):
                 _deliver(payload, runtime, checkpoint.report)
             checkpoint.report.events += len(events)
@@ -224,7 +246,12 @@ def _page(
         request["filterPattern"] = job.filter_pattern
     if token:
         request["nextToken"] = token
-    answer = _call(lambda: logs.filter_log_events(**request), f"read {group}")
+    try:
+        answer = _call(lambda: logs.filter_log_events(**request), f"read {group}")
+    except BackfillError as err:
+        if token and "InvalidParameterException" in str(err):
+            raise _TokenRefused(str(err)) from None
+        raise
     return answer.get("events", []), answer.get("nextToken")
 
 

@@ -370,8 +370,18 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
             "indexed in this range is indexed twice (README, Backfill); Ctrl-C now to stop",
             file=sys.stderr,
         )
-    where = args.checkpoint or backfill.default_checkpoint(job.as_dict())
-    checkpoint = backfill.Checkpoint.load(where, job.as_dict())
+    asked = {
+        "log_groups": list(args.log_groups),
+        "start": args.start,
+        "end": args.end,
+        "stream_prefix": args.prefix,
+        "filter_pattern": args.filter_pattern,
+    }
+    where = args.checkpoint or backfill.default_checkpoint(asked)
+    checkpoint = backfill.Checkpoint.load(where, job.as_dict(), asked)
+    job = backfill.Job.from_dict(checkpoint.job)  # on a resume, the range the first run resolved
+    if checkpoint.started and mode != console.QUIET:
+        print(f"forwarder: going on from {where}", file=sys.stderr)
     logs = backfill.logs_client(run.settings.region)
     owners = backfill.accounts(job, logs)  # a wrong name or a missing permission, before the progress bar
     bar = tqdm(desc="backfill", unit="ev", disable=mode == console.QUIET, initial=checkpoint.report.events)
@@ -388,8 +398,8 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
         bar.close()
     summary = {
         "log_groups": list(job.log_groups),
-        "start": start.isoformat(),
-        "end": end.isoformat(),
+        "start": datetime.fromtimestamp(job.start_ms / 1000, UTC).isoformat(),
+        "end": datetime.fromtimestamp(job.end_ms / 1000, UTC).isoformat(),
         "checkpoint": where,
         **dataclasses.asdict(report),
     }
