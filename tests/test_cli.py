@@ -454,6 +454,9 @@ EVERY_SETTING_WRONG = [
     ("REDACT_RULES", '{"pattern": "x"}'),
     ("INCLUDE_PATTERN", "[unclosed"),
     ("EXCLUDE_PATTERN", "(?P<"),
+    ("INDEX_PATTERN", "{prefix}-{namespace}-{date}"),
+    ("INDEX_DATE_FORMAT", "hourly"),
+    ("PARSE_JSON_FIELDS", "log,kubernetes.labels"),
 ]
 
 
