@@ -86,8 +86,12 @@ def test_when_time_runs_out_the_rest_of_the_batch_is_reported_failed_too(forward
 
 
 def test_a_bad_record_is_dead_lettered_and_never_blocks_the_shard(
-    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch
 ) -> None:
+    # The batch shares one deadline; the first dead-letter write makes botocore's S3 client (1-2 s
+    # on a busy machine), which the tests' 2 s RETRY_MAX_SECONDS would leave no time after.
+    monkeypatch.setenv("RETRY_MAX_SECONDS", "30")
+    handler.reset_runtime()
     not_gzip = base64.b64encode(b"not a gzip payload").decode()
     good = event_with(one_event("fine", "ok-1"))
     result = handler.lambda_handler(
@@ -114,8 +118,10 @@ def test_a_direct_subscription_event_is_not_taken_for_a_batch(forwarder_env: Sta
 
 
 def test_entries_that_are_not_objects_are_dead_lettered_and_block_nothing(
-    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch
 ) -> None:
+    monkeypatch.setenv("RETRY_MAX_SECONDS", "30")  # as above: the first dead-letter write makes the S3 client
+    handler.reset_runtime()
     good = payload_gen.event_for(payload_gen.clean_payload(seed=33, events=10))
     result = handler.lambda_handler(
         batch(None, kinesis_record(data_of(good), "1"), "junk", 7),
