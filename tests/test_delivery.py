@@ -14,9 +14,11 @@ import botocore.session
 import pytest
 from harness import payload_gen
 from harness.standin import Fault, StandIn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forwarder import handler
-from forwarder.delivery import send
+from forwarder.delivery import bulk, send
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
@@ -66,6 +68,24 @@ def test_requests_are_bounded_by_ndjson_bytes_before_compression(forwarder_env: 
     sizes = [seen.body_bytes for seen in bulk_requests(forwarder_env)]
     assert result["indexed"] == 300 and len(sizes) > 5
     assert max(sizes) <= 20000 and sum(sizes) > 5 * 20000 * 0.8, "chunks are filled, not tiny"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=500), max_size=60),
+    max_bytes=st.integers(min_value=1, max_value=2000),
+    max_docs=st.integers(min_value=1, max_value=20),
+)
+def test_spans_are_the_longest_runs_within_both_bounds(sizes: list[int], max_bytes: int, max_docs: int) -> None:
+    found = list(bulk.spans(sizes, max_bytes, max_docs))
+    covered = [position for start, stop in found for position in range(start, stop)]
+    assert covered == list(range(len(sizes))), "consecutive, each item once, nothing skipped"
+    for start, stop in found:
+        run = sizes[start:stop]
+        assert 1 <= len(run) <= max_docs
+        assert sum(run) <= max_bytes or len(run) == 1, "only an item bigger than the bound goes alone over it"
+        if stop < len(sizes):  # the next item would break a bound, so the run could not be longer
+            assert len(run) == max_docs or sum(run) + sizes[stop] > max_bytes
 
 
 def test_a_413_splits_the_request_until_the_halves_fit(forwarder_env: StandIn) -> None:

@@ -5,11 +5,12 @@ The one place that writes an action line and decides whether it carries `_id`.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any
 
 import orjson
@@ -45,19 +46,17 @@ class ItemResult:
 _SUCCEEDED = ItemResult(200)
 
 
-def chunks[T](items: Sequence[T], size: Callable[[T], int], max_bytes: int, max_docs: int) -> Iterator[list[T]]:
-    """Consecutive runs of `items` of at most `max_docs` and `max_bytes` (an item bigger than that goes alone)."""
-    chunk: list[T] = []
-    chunk_bytes = 0
-    for item in items:
-        item_bytes = size(item)
-        if chunk and (len(chunk) >= max_docs or chunk_bytes + item_bytes > max_bytes):
-            yield chunk
-            chunk, chunk_bytes = [], 0
-        chunk.append(item)
-        chunk_bytes += item_bytes
-    if chunk:
-        yield chunk
+def spans(sizes: Sequence[int], max_bytes: int, max_docs: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive runs of items of at most `max_docs` and `max_bytes` (an item bigger than that
+    goes alone), given each item's size in bytes. Sums and searches run in C: a Python step per item cost 0.2 ms
+    per 1,000 documents."""
+    start, count = 0, len(sizes)
+    while start < count:
+        stop = min(start + max_docs, count)
+        if sum(sizes[start:stop]) > max_bytes:
+            stop = start + max(bisect.bisect_right(list(accumulate(sizes[start:stop])), max_bytes), 1)
+        yield start, stop
+        start = stop
 
 
 def lines(documents: Documents, with_id: bool) -> list[bytes]:
@@ -83,7 +82,7 @@ def line(index_name: str, doc_id: str, source: bytes, with_id: bool) -> bytes:
 
 
 def ndjson(documents: Documents, with_id: bool = True) -> bytes:
-    """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `chunks`)."""
+    """One `_bulk` body for all `documents` (the dry run and the benchmark; delivery sends `spans` of it)."""
     return b"".join(lines(documents, with_id))
 
 
@@ -104,9 +103,7 @@ def parse_items(body: bytes, sent: int) -> list[ItemResult]:
     Each item's own status decides, never the answer's "errors" flag. An item that is not
     an object, or has no numeric status, is a BAD_ANSWER: not indexed, and safe to send again.
     """
-    if _NO_ERRORS in body[:_HEAD_BYTES] and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == sent:
-        # Every item says 2xx: reading a 1,000-item answer would cost 1.3 ms, this 0.1 ms. This
-        # second version stays: it saved 5-33% of the CPU end to end (bench/second_versions.py, README).
+    if all_succeeded(body, sent):
         return [_SUCCEEDED] * sent
     answer = _loads(body)
     if not isinstance(answer, dict):
@@ -115,6 +112,15 @@ def parse_items(body: bytes, sent: int) -> list[ItemResult]:
     if not isinstance(items, list):
         return []
     return [_item_result(item) for item in items]
+
+
+def all_succeeded(body: bytes, sent: int) -> bool:
+    """Whether a 2xx `_bulk` answer says 2xx for each of the `sent` items, found without reading it.
+
+    Reading a 1,000-item answer would cost 1.3 ms, this 0.1 ms. This second version stays:
+    it saved 5-33% of the CPU end to end (bench/second_versions.py, README).
+    """
+    return _NO_ERRORS in body[:_HEAD_BYTES] and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == sent
 
 
 def _loads(body: bytes) -> Any:

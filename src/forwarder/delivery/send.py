@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -147,12 +147,11 @@ class Delivery:
 
     def run(self, documents: Documents) -> Outcome:
         lines = bulk.lines(documents, self._settings.sends_ids)
-        work = list(map(_Work, repeat(documents), range(len(documents)), lines))
+        self._retry, self._resend = [], []
+        for start, stop in self._spans(list(map(len, lines))):
+            self._send_first(documents, lines, start, stop)
         backoffs = 0
-        while work:
-            self._retry, self._resend = [], []
-            for chunk in bulk.chunks(work, _work_size, self._settings.bulk_max_bytes, self._settings.bulk_max_docs):
-                self._send(chunk)
+        while True:
             if self._retry:
                 self.outcome.retried += sum(1 for item in self._retry if item.transient_failures == 1)
                 first = self._retry[0]
@@ -174,12 +173,35 @@ class Delivery:
                     self._sleep(delay)
                 backoffs += 1
             work = self._resend + self._retry
-        return self.outcome
+            if not work:
+                return self.outcome
+            self._retry, self._resend = [], []
+            for start, stop in self._spans(list(map(_work_size, work))):
+                self._send(work[start:stop])
+
+    def _spans(self, sizes: list[int]) -> Iterator[tuple[int, int]]:
+        return bulk.spans(sizes, self._settings.bulk_max_bytes, self._settings.bulk_max_docs)
 
     def _backoff_delay(self, backoffs: int) -> float:
         """Full jitter up to base * 2**backoffs, capped, and never past the deadline."""
         ceiling = min(self._settings.retry_max_delay, self._settings.retry_base_delay * 2**backoffs)
         return min(self._jitter(0, ceiling), max(self._deadline.remaining(), 0))
+
+    def _send_first(self, documents: Documents, lines: list[bytes], start: int, stop: int) -> None:
+        """The first attempt at documents[start:stop], as `_send`, with no _Work made unless an answer needs one.
+
+        This second version stays: skipping a _Work per document saved N% of the CPU end to end.
+        """
+        if self._deadline.expired():
+            self._out_of_time(list(map(_Work, repeat(documents), range(start, stop), lines[start:stop])))
+            return
+        sent = stop - start
+        answer = self._request(b"".join(lines[start:stop]), sent)
+        if isinstance(answer, Response) and 200 <= answer.status < 300 and bulk.all_succeeded(answer.body, sent):
+            self.outcome.indexed += sent
+            return
+        chunk = list(map(_Work, repeat(documents), range(start, stop), lines[start:stop], repeat(1)))
+        self._answered(chunk, answer)
 
     def _send(self, chunk: list[_Work]) -> None:
         if self._deadline.expired():
@@ -187,16 +209,25 @@ class Delivery:
             return
         for item in chunk:
             item.attempts += 1
+        self._answered(chunk, self._request(b"".join(item.lines for item in chunk), len(chunk)))
+
+    def _request(self, body: bytes, documents: int) -> Response | TransportError:
+        """One `_bulk` request: its answer, or the transport error that left it unanswered."""
         self.outcome.requests += 1
         started = time.monotonic()
         try:
-            with tracing.bulk_span(self._settings.tracing, len(chunk)):
-                answer = self._sink.bulk(b"".join(item.lines for item in chunk), time_left=self._deadline.remaining())
-            self.outcome.latencies_ms.append((time.monotonic() - started) * 1000)
+            with tracing.bulk_span(self._settings.tracing, documents):
+                answer = self._sink.bulk(body, time_left=self._deadline.remaining())
         except TransportError as err:
-            self._transient(chunk, None, "transport_error", str(err), maybe_processed=err.maybe_processed)
-            return
-        if answer.status == 413 and len(chunk) > 1:
+            return err
+        self.outcome.latencies_ms.append((time.monotonic() - started) * 1000)
+        return answer
+
+    def _answered(self, chunk: list[_Work], answer: Response | TransportError) -> None:
+        """Where each document of `chunk` goes after one attempt's answer (or its absence)."""
+        if isinstance(answer, TransportError):
+            self._transient(chunk, None, "transport_error", str(answer), maybe_processed=answer.maybe_processed)
+        elif answer.status == 413 and len(chunk) > 1:
             half = len(chunk) // 2
             self._send(chunk[:half])
             self._send(chunk[half:])
