@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from harness import standin_mapping
 from harness.sigv4_check import TestCredentials, check
@@ -63,7 +63,7 @@ class Fault:
     mangle: Callable[[Any], Any] | None = None  # serve, then answer what this makes of the answer
 
 
-RequestFault = Callable[[str], Fault | None]  # path -> fault, or None to serve normally
+RequestFault = Callable[[str], Fault | None]  # path (without its query) -> fault, or None to serve normally
 
 
 @dataclass
@@ -71,13 +71,18 @@ class Seen:
     """One request as the stand-in received it."""
 
     method: str
-    path: str
+    path: str  # with its query, e.g. /_bulk?filter_path=...
     status: int
     wire_bytes: int
     body_bytes: int  # after gzip decoding
     content_encoding: str | None
     client_port: int
     headers: dict[str, str]
+
+    @property
+    def route(self) -> str:
+        """The path without its query."""
+        return urlsplit(self.path).path
 
 
 @dataclass
@@ -177,7 +182,11 @@ class StandIn:
         path = urlsplit(target).path
         parts = [unquote(p) for p in path.split("/") if p]
         if method == "POST" and parts and parts[-1] == "_bulk" and len(parts) <= 2:
-            return self._bulk(body, parts[0] if len(parts) == 2 else None)
+            status, answer = self._bulk(body, parts[0] if len(parts) == 2 else None)
+            expression = parse_qs(urlsplit(target).query).get("filter_path")
+            if status == 200 and expression:  # as a real node: a whole-request error is not filtered
+                answer = filter_path(answer, expression[0])
+            return status, answer
         if parts[:2] == ["_plugins", "_ism"] or parts[:1] == ["_index_template"]:
             return self._ism_or_template(method, parts, urlsplit(target).query, body)
         if method == "GET" and not parts:
@@ -376,6 +385,27 @@ class StandIn:
         }
 
 
+def filter_path(answer: Any, expression: str) -> Any:
+    """OpenSearch's `filter_path` as far as the forwarder uses it: comma-separated dotted paths whose parts
+    are keys or `*` patterns; a list passes the paths on to its elements; what matches nothing is left out."""
+    return _kept(answer, [path.split(".") for path in expression.split(",") if path]) or {}
+
+
+def _kept(value: Any, paths: list[list[str]]) -> Any:
+    if isinstance(value, list):
+        return [kept for item in value if (kept := _kept(item, paths)) is not None] or None
+    if not isinstance(value, dict):
+        return None
+    found = {}
+    for key, child in value.items():
+        rests = [path[1:] for path in paths if fnmatch.fnmatchcase(key, path[0])]
+        if any(not rest for rest in rests):
+            found[key] = child
+        elif rests and (kept := _kept(child, rests)) is not None:
+            found[key] = kept
+    return found or None
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -415,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
         wire = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         owner = self.owner
-        fault = owner.request_fault(self.path) if owner.request_fault else None
+        fault = owner.request_fault(urlsplit(self.path).path) if owner.request_fault else None
         fault = fault or Fault()
         if fault.drop and not fault.serve_first:
             self.close_connection = True

@@ -29,7 +29,7 @@ def test_every_event_is_indexed_by_its_id_with_a_signed_request(forwarder_env: S
     assert stored == {event["id"] for event in doc["logEvents"]}
     assert forwarder_env.count() == 300
     (request,) = forwarder_env.seen
-    assert request.path == "/_bulk" and request.status == 200
+    assert request.route == "/_bulk" and request.status == 200
     assert "x-amz-security-token" in request.headers["authorization"]
     assert "x-amz-content-sha256" in request.headers
     assert "/us-east-1/es/aws4_request" in request.headers["authorization"]

@@ -16,6 +16,7 @@ import pytest
 from harness import payload_gen
 from harness.standin import StandIn
 
+from forwarder.delivery import bulk
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.infra.bootstrap import Config
 from forwarder.settings import Settings
@@ -188,3 +189,37 @@ def test_the_mixed_parity_shapes_get_the_same_answer(real_opensearch: RealOpenSe
         found += differences(on_standin(standin, body), real_answer, f"parity-{number}")
     assert refused > 0, "the mix is meant to conflict"
     assert not found, "\n".join(found)
+
+
+def answer_shape(status: int, answer: dict[str, Any]) -> tuple[Any, ...]:
+    """What the forwarder reads of an answer, reasons aside: its keys, and each item's keys, status and error type."""
+    if not 200 <= status < 300:
+        return status, sorted(answer)
+    items = [
+        (op, sorted(result), result["status"], result.get("error", {}).get("type"))
+        for item in answer["items"]
+        for op, result in item.items()
+    ]
+    return status, list(answer), items
+
+
+def test_the_answer_the_forwarder_asks_for_has_the_real_nodes_shape(
+    real_opensearch: RealOpenSearch, standin: StandIn
+) -> None:
+    """bulk.FILTERED_PATH keeps each item's status and error; an answer refusing the whole request is not filtered."""
+    index = f"{real_opensearch.prefix}-filtered"
+    conflicts = bulk_body(index, CASES["object-then-value"] + CASES["long-range"])
+    all_indexed = bulk_body(f"{index}-ok", [{"n": number, "text": "x" * number} for number in range(100)])
+    refused = b'{"index":{"_index":"%s","_type":"x"}}\n{}\n' % index.encode()
+    for body in (conflicts, all_indexed, refused, b"not json\n"):
+        real = OpenSearchSink(Settings.from_env()).bulk(body)  # the real_opensearch fixture points it at the node
+        mine = OpenSearchSink(Settings.from_env(standin.env())).bulk(body)
+        real_shape = answer_shape(real.status, json.loads(real.body))
+        assert answer_shape(mine.status, json.loads(mine.body)) == real_shape
+        if real.status == 200:
+            assert real_shape[1] == ["errors", "items"] and all(len(keys) <= 2 for _, keys, _, _ in real_shape[2])
+    assert real_shape[0] == 400, "the last body is refused whole"
+    assert len(json.loads(real.body)["error"]["reason"]) > 20, "and its reason is not filtered away"
+    whole = OpenSearchSink(Settings.from_env()).post(bulk.PLAIN_PATH, all_indexed, {"Content-Type": "application/json"})
+    filtered = OpenSearchSink(Settings.from_env()).bulk(all_indexed)
+    assert len(filtered.body) < 30 * 100 < 150 * 100 < len(whole.body), "about 25 bytes an item, not ~190"

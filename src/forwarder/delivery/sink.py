@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from isal import igzip
 
 from forwarder.bounded import CutOff
+from forwarder.delivery import bulk
 from forwarder.delivery.basic_auth import SecretCredentials
 from forwarder.errors import ConfigError, TransportError
 from forwarder.scrub import scrubbed
@@ -136,7 +137,8 @@ class OpenSearchSink:
             # NDJSON of logs shrinks 5-10x; the signature covers the compressed bytes sent.
             body = igzip.compress(body, GZIP_LEVEL)
             headers["Content-Encoding"] = "gzip"
-        return self.post("/_bulk", body, headers, time_left)
+        path = bulk.PLAIN_PATH if self._settings.service == "aoss" else bulk.FILTERED_PATH
+        return self.post(path, body, headers, time_left)
 
     def _limits(self, time_left: float | None) -> tuple[float, float]:
         """Seconds to connect and to wait for each read: the settings', cut to the time left."""
