@@ -49,10 +49,9 @@ from forwarder.documents import extracted
 extracted._column_sources = lambda rows: [None] * len(rows)  # every row the dict way (extracted.source)
 """
 NO_FIRST_ROUND_FAST_PATH = """
-from itertools import repeat
 from forwarder.delivery import send
 def _send_first(self, documents, lines, start, stop):  # a _Work per document from the first attempt on
-    self._send(list(map(send._Work, repeat(documents), range(start, stop), lines[start:stop])))
+    self._send(send._works(documents, lines, start, stop, attempts=0))
 send.Delivery._send_first = _send_first
 """
 VARIANTS = {

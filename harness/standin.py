@@ -179,16 +179,17 @@ class StandIn:
                 body = gzip.decompress(wire)
             except OSError as err:
                 return 400, _error(400, "parse_exception", f"Content-Encoding gzip: {err}")
-        path = urlsplit(target).path
+        url = urlsplit(target)
+        path = url.path
         parts = [unquote(p) for p in path.split("/") if p]
         if method == "POST" and parts and parts[-1] == "_bulk" and len(parts) <= 2:
             status, answer = self._bulk(body, parts[0] if len(parts) == 2 else None)
-            expression = parse_qs(urlsplit(target).query).get("filter_path")
+            expression = parse_qs(url.query).get("filter_path")
             if status == 200 and expression:  # as a real node: a whole-request error is not filtered
                 answer = filter_path(answer, expression[0])
             return status, answer
         if parts[:2] == ["_plugins", "_ism"] or parts[:1] == ["_index_template"]:
-            return self._ism_or_template(method, parts, urlsplit(target).query, body)
+            return self._ism_or_template(method, parts, url.query, body)
         if method == "GET" and not parts:
             return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.19.6"}}
         if method == "GET" and parts == ["_cat", "indices"]:

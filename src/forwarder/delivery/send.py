@@ -121,6 +121,11 @@ def _refusal(answer: Response) -> str:
     return f"_bulk answered HTTP {answer.status}: {answer.excerpt()}"
 
 
+def _works(documents: Documents, lines: list[bytes], start: int, stop: int, attempts: int) -> list[_Work]:
+    """The bookkeeping of documents[start:stop], made only once an answer (or the deadline) needs it."""
+    return list(map(_Work, repeat(documents), range(start, stop), lines[start:stop], repeat(attempts)))
+
+
 def _work_size(work: _Work) -> int:
     return len(work.lines)
 
@@ -194,15 +199,14 @@ class Delivery:
         documents, 16% of the CPU end to end (2026-12-03; bench/second_versions.py switches it off).
         """
         if self._deadline.expired():
-            self._out_of_time(list(map(_Work, repeat(documents), range(start, stop), lines[start:stop])))
+            self._out_of_time(_works(documents, lines, start, stop, attempts=0))
             return
         sent = stop - start
         answer = self._request(b"".join(lines[start:stop]), sent)
         if isinstance(answer, Response) and 200 <= answer.status < 300 and bulk.all_succeeded(answer.body, sent):
             self.outcome.indexed += sent
             return
-        chunk = list(map(_Work, repeat(documents), range(start, stop), lines[start:stop], repeat(1)))
-        self._answered(chunk, answer)
+        self._answered(_works(documents, lines, start, stop, attempts=1), answer)
 
     def _send(self, chunk: list[_Work]) -> None:
         if self._deadline.expired():
