@@ -50,8 +50,8 @@ extracted._column_sources = lambda rows: [None] * len(rows)  # every row the dic
 """
 NO_FIRST_ROUND_FAST_PATH = """
 from forwarder.delivery import send
-def _send_first(self, documents, body, start, stop):  # a _Work per document from the first attempt on
-    self._send(send._works(documents, start, stop, 0, self._settings.sends_ids))
+def _send_first(self, request):  # a _Work per document from the first attempt on
+    self._send(request.works(0, self._settings.sends_ids))
 send.Delivery._send_first = _send_first
 """
 VARIANTS = {

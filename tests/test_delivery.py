@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from forwarder import handler
 from forwarder.delivery import bulk, send
 from forwarder.delivery.sink import OpenSearchSink
+from forwarder.documents import transform
 from forwarder.documents.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
+from forwarder.sources import decode
 from forwarder.tools.cli import LocalContext
 from tests.conftest import (
     FAST_RETRIES,
@@ -86,6 +88,39 @@ def test_spans_are_the_longest_runs_within_both_bounds(sizes: list[int], max_byt
         assert sum(run) <= max_bytes or len(run) == 1, "only an item bigger than the bound goes alone over it"
         if stop < len(sizes):  # the next item would break a bound, so the run could not be longer
             assert len(run) == max_docs or sum(run) + sizes[stop] > max_bytes
+
+
+_texts = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)  # escapes, non-ASCII and all
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.sampled_from(["mydata-a-2026.11.22", "mydata-\u00e9-2026.11.23"]), _texts), max_size=30),
+    with_id=st.booleans(),
+)
+def test_the_whole_body_is_the_lines_joined_and_never_smaller_than_its_bound(
+    rows: list[tuple[str, str]], with_id: bool
+) -> None:
+    documents = Documents([index for index, _ in rows], [doc_id for _, doc_id in rows], [b'{"a":1}'] * len(rows))
+    body = bulk.ndjson(documents, with_id)
+    assert body == b"".join(bulk.lines(documents, with_id))
+    assert bulk.least_size(documents, with_id) <= len(body), "delivery joins the body whole only where it may fit"
+    if all(doc_id.isascii() and doc_id.isalnum() for _, doc_id in rows) and all(i.isascii() for i, _ in rows):
+        assert bulk.least_size(documents, with_id) == len(body)
+
+
+def test_a_payload_whose_body_just_passes_the_bound_goes_in_requests_within_it(
+    forwarder_env: StandIn, monkeypatch
+) -> None:
+    payload = payload_gen.clean_payload(seed=2, events=300)
+    made = transform.to_documents(decode.parse_payload(json.dumps(payload).encode()), Settings.from_env().shape)
+    body = len(bulk.ndjson(made, with_id=True))
+    monkeypatch.setenv("BULK_MAX_BYTES", str(body - 1))  # its sources alone fit: the whole body does not
+    handler.reset_runtime()
+    result = handler.lambda_handler(payload_gen.event_for(payload), LocalContext())
+    sizes = [seen.body_bytes for seen in bulk_requests(forwarder_env)]
+    assert result["indexed"] == 300 and adds_up(result)
+    assert len(sizes) == 2 and max(sizes) <= body - 1 and sum(sizes) == body
 
 
 def test_a_413_splits_the_request_until_the_halves_fit(forwarder_env: StandIn) -> None:
