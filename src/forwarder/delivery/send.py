@@ -199,6 +199,7 @@ class Delivery:
                 self._send(work[start:stop])
 
     def _send_firsts(self, documents: Documents) -> None:
+        """Each first request, in a frame of its own: the last one's body is not held through the retry rounds."""
         for request in self._first_requests(documents):
             self._send_first(request)
 
