@@ -24,6 +24,7 @@ def test_documents_hold_what_they_were_made_of() -> None:
     assert list(documents[1:]) == made[1:]
     assert documents.sources == [document.source for document in made]
     assert documents[2].source == b'{"n":2}'
+    assert list(documents.at([2, 0])) == [made[2], made[0]] and len(documents.at([])) == 0
 
 
 def test_documents_out_of_range_and_uneven_columns_are_errors() -> None:

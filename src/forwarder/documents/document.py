@@ -51,6 +51,15 @@ class Documents(Sequence[Document]):
             return Documents(self.index_names[position], self.ids[position], self.sources[position])
         return Document(self.index_names[position], self.ids[position], self.sources[position])
 
+    def at(self, positions: list[int]) -> Documents:
+        """The documents at `positions`, in that order."""
+        names, ids, sources = self.index_names, self.ids, self.sources
+        return Documents(
+            list(map(names.__getitem__, positions)),
+            list(map(ids.__getitem__, positions)),
+            list(map(sources.__getitem__, positions)),
+        )
+
     def __iter__(self) -> Iterator[Document]:
         return map(Document._make, zip(self.index_names, self.ids, self.sources, strict=True))
 
