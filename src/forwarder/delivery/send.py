@@ -265,12 +265,14 @@ class Delivery:
             if bulk.all_succeeded(answer.body, sent):
                 self.outcome.indexed += sent
                 return
-            results, _ = _items_of(answer.body, sent)
-            if results is not None:  # only the documents refused need bookkeeping
-                refused = [position for position, result in enumerate(results) if not result.ok]
-                self.outcome.indexed += sent - len(refused)
-                self._settle_items(request.works(1, with_id, refused), list(map(results.__getitem__, refused)))
+            results, problem = _items_of(answer.body, sent)
+            if results is None:
+                self._bad_answer(request.works(1, with_id), problem)
                 return
+            refused = [position for position, result in enumerate(results) if not result.ok]
+            self.outcome.indexed += sent - len(refused)  # only the documents refused need bookkeeping
+            self._settle_items(request.works(1, with_id, refused), list(map(results.__getitem__, refused)))
+            return
         self._answered(request.works(1, with_id), answer)
 
     def _send(self, chunk: list[_Work]) -> None:
@@ -313,9 +315,13 @@ class Delivery:
     def _read_items(self, chunk: list[_Work], body: bytes) -> None:
         results, problem = _items_of(body, len(chunk))
         if results is None:
-            self._transient(chunk, None, "bad_answer", problem, maybe_processed=True)
+            self._bad_answer(chunk, problem)
             return
         self._settle_items(chunk, results)
+
+    def _bad_answer(self, chunk: list[_Work], problem: str) -> None:
+        """A 2xx answer that does not say what became of each document: any may be indexed; sent again."""
+        self._transient(chunk, None, "bad_answer", problem, maybe_processed=True)
 
     def _settle_items(self, chunk: list[_Work], results: list[bulk.ItemResult]) -> None:
         """Where each document goes after its own item of a 2xx answer."""

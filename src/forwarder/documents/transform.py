@@ -40,7 +40,8 @@ _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 SYSTEM_FIELDS = ("@aws.account", "@aws.region")  # what a subscription's emitSystemFields adds to each event
 # What every source gets last: a source holding one of these keys has them set in place instead.
-_SET_LAST = frozenset(("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", *SYSTEM_FIELDS))
+_AT_KEYS = ("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream")  # in the order they are set
+_SET_LAST = frozenset((*_AT_KEYS, *SYSTEM_FIELDS))
 _NO_SYSTEM_FIELDS: dict[str, str] = {}
 
 
@@ -191,15 +192,16 @@ class _AtFields:
         """One source's, as a dict; `stamp` is its `_STAMP_KEY` and ISO second from `_Times.stamp_of`."""
         millis = self.times.millis[position]
         payload = self.payload
-        return {
-            "@id": self.ids[position],
-            "@timestamp": f"{stamp[len(_STAMP_KEY) :].decode()}.{millis:03d}Z",
-            "@message": self.messages[position],
-            "@owner": payload.owner,
-            "@log_group": payload.log_group,
-            "@log_stream": payload.log_stream,
-            **(self.systems[position] if self.systems else {}),
-        }
+        iso = f"{stamp[len(_STAMP_KEY) :].decode()}.{millis:03d}Z"
+        values = (
+            self.ids[position],
+            iso,
+            self.messages[position],
+            payload.owner,
+            payload.log_group,
+            payload.log_stream,
+        )
+        return {**dict(zip(_AT_KEYS, values, strict=True)), **(self.systems[position] if self.systems else {})}
 
 
 def _serialized(sources: list[dict[str, Any]], at: _AtFields) -> list[bytes]:
