@@ -13,7 +13,8 @@
 5. End-to-end CPU per 1,000 documents delivered, each in its own process against its
    own stand-in (whose CPU is not counted): ours, the Node blueprint's own handler
    (bench/blueprint_e2e.js) and a naive port on opensearch-py + requests-aws4auth
-   (bench/naive_port.py), in alternating rounds; the best round of each counts.
+   (bench/naive_port.py), in alternating rounds; the best round of each counts. Beside them
+   the floor (bench/floor.py): only the library calls no Python forwarder can skip.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,19 +174,23 @@ def e2e_cpu(batch: list[Path]) -> dict[str, float]:
         )
         return float(json.loads(done.stderr.splitlines()[-1])["cpu_ms"])
 
-    def naive(standin: StandIn) -> float:
-        done = subprocess.run(
-            [PYTHON, str(REPO / "bench" / "naive_port.py"), standin.url, *map(str, batch)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, **standin.env()},
-        )
-        return float(json.loads(done.stdout.splitlines()[-1])["cpu_ms"])
+    def script(name: str) -> Callable[[StandIn], float]:
+        def run(standin: StandIn) -> float:
+            done = subprocess.run(
+                [PYTHON, str(REPO / "bench" / name), standin.url, *map(str, batch)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **standin.env()},
+            )
+            return float(json.loads(done.stdout.splitlines()[-1])["cpu_ms"])
 
+        return run
+
+    runs = (("ours", ours), ("blueprint", blueprint), ("naive", script("naive_port.py")), ("floor", script("floor.py")))
     best: dict[str, float] = {}
     for _ in range(E2E_ROUNDS):
-        for name, run in (("ours", ours), ("blueprint", blueprint), ("naive", naive)):
+        for name, run in runs:
             with StandIn() as standin:
                 cpu_ms = run(standin)
                 delivered = standin.count()
@@ -308,6 +314,10 @@ def main() -> int:
         f"ours {cpu['ours']:.1f}, Node blueprint {cpu['blueprint']:.1f}, "
         f"naive opensearch-py + requests-aws4auth {cpu['naive']:.1f}; "
         f"ours/blueprint {cpu['ours'] / cpu['blueprint']:.2f}, ours/naive {cpu['ours'] / cpu['naive']:.2f}"
+    )
+    print(
+        f"  the floor of these libraries (bench/floor.py: no rules, one index and one @timestamp) "
+        f"{cpu['floor']:.1f}, floor/blueprint {cpu['floor'] / cpu['blueprint']:.2f}"
     )
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS / 'results.json'} and {RESULTS / 'hot-path.png'}")
