@@ -24,8 +24,10 @@ from tests.conftest import DeadLetterBucket
 from tests.events import event_with
 
 GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
-START = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+# CloudWatch Logs (and moto) refuse events older than 14 days: the history starts three days ago, at midnight.
+START = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 START_MS = int(START.timestamp() * 1000)
+DAY = START.strftime("%Y.%m.%d")  # the daily index suffix of every event put here
 HOUR_MS = 3_600_000
 
 
@@ -57,9 +59,9 @@ def backfill_args(tmp_path: Path, *extra: str) -> list[str]:
         "backfill",
         GROUP,
         "--start",
-        "2026-11-22",
+        START.date().isoformat(),
         "--end",
-        "2026-11-22T03:00:00Z",
+        (START + timedelta(hours=3)).isoformat(),
         "--checkpoint",
         str(tmp_path / "checkpoint.json"),
         "--json",
@@ -83,7 +85,7 @@ def test_backfill_overlapping_live_forwarding_indexes_every_event_exactly_once(
     assert cli.main(backfill_args(tmp_path)) == 0
     report = json.loads(capfd.readouterr().out)
     assert (report["events"], report["indexed"], report["failed"], report["dead_lettered"]) == (200, 200, 0, 0)
-    stored = forwarder_env.documents("mydata-payments-payments-api-2026.11.22")
+    stored = forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")
     assert set(stored) == {e["eventId"] for e in events}, "every event once, by its CloudWatch id"
     # 250 documents were indexed (50 live, then all 200), and 200 are there: the 50 overwrote themselves.
     assert (
@@ -120,7 +122,7 @@ def test_a_backfill_killed_mid_way_goes_on_from_its_checkpoint_and_ends_exactly_
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["events"] == 30_000 and report["indexed"] == 30_000, "the saved counts went on, none twice"
-    stored = standin.documents("mydata-payments-payments-api-2026.11.22")
+    stored = standin.documents(f"mydata-payments-payments-api-{DAY}")
     assert set(stored) == {e["eventId"] for e in all_events(logs, GROUP)}
     again = subprocess.run(command[:-2], env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and json.loads(again.stdout)["pages"] == report["pages"], "done: nothing re-read"
@@ -145,7 +147,7 @@ def test_filters_redaction_and_the_index_pattern_apply_as_in_the_lambda(
     assert cli.main(backfill_args(tmp_path)) == 0
     report = json.loads(capfd.readouterr().out)
     assert (report["events"], report["excluded"], report["indexed"]) == (3, 1, 2)
-    messages = sorted(doc["@message"] for doc in forwarder_env.documents("mydata-pod-a-2026.11.22").values())
+    messages = sorted(doc["@message"] for doc in forwarder_env.documents(f"mydata-pod-a-{DAY}").values())
     assert messages == ["order 42 paid", "user [EMAIL] logged in"]
 
 
@@ -288,4 +290,4 @@ def test_an_expired_page_token_in_the_checkpoint_reads_its_window_again(forwarde
     checkpoint.positions[GROUP] = backfill.Position(START_MS, next_token="stale")
     with stub:
         report = backfill.run(job, checkpoint, handler.runtime(), logs, owners={GROUP: "123456789012"})
-    assert report.indexed == 1 and set(forwarder_env.documents("mydata-payments-payments-api-2026.11.22")) == {"e-1"}
+    assert report.indexed == 1 and set(forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")) == {"e-1"}
