@@ -10,7 +10,11 @@ on the stand-in, which tests/test_standin_vs_real.py holds to this node's answer
 from __future__ import annotations
 
 import json
+import os
 import string
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from harness import payload_gen
@@ -26,6 +30,7 @@ from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
 from tests.conftest import RealOpenSearch
 from tests.events import GROUP, event_with, one_event
+from tests.sam import REPO
 
 pytestmark = pytest.mark.opensearch
 
@@ -210,3 +215,24 @@ def test_a_256_kib_line_and_unicode_are_stored_as_sent(real_opensearch: RealOpen
         index=f"{real_opensearch.prefix}-*", body={"query": {"match": {"@message": "東京"}}}
     )["hits"]["hits"]
     assert [hit["_id"] for hit in hits] == ["cjk"]
+
+
+def test_a_local_run_needs_no_aws_credentials_and_says_it_does_not_sign(
+    real_opensearch: RealOpenSearch, tmp_path: Path
+) -> None:
+    # README's "Try it locally" as a new user runs it: no keys, no profile, no ~/.aws.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    done = subprocess.run(
+        [Path(sys.executable).parent / "forwarder", "invoke", str(REPO / "events" / "eks-fluentd.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        f"forwarder: warning: no AWS credentials: requests to {real_opensearch.url} go unsigned (a local node "
+        "needs none; a domain, even through a tunnel, needs https:// and credentials)\n"
+    )
+    assert json.loads(done.stdout)["indexed"] == 5 == real_opensearch.count()

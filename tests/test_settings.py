@@ -122,6 +122,23 @@ def test_an_endpoint_with_a_user_password_or_tricks_is_refused_without_echoing_i
     assert "s3cr3t" not in message and "evil" not in message
 
 
+@pytest.mark.parametrize("value", ["127.0.0.1:9250", "localhost:9200", "[::1]:9200"])
+def test_a_loopback_host_without_a_scheme_is_refused_at_once_with_both_forms(value: str) -> None:
+    # A copied host:port: a local node speaks http, a tunnel https; a guess meant a minute of TLS retries.
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"OPENSEARCH_ENDPOINT": value, "AWS_REGION": "us-east-1"})
+    assert str(refused.value) == (
+        f"OPENSEARCH_ENDPOINT={value!r} has no scheme: give http://{value} for a local node "
+        f"or https://{value} for a tunnel to a domain"
+    )
+
+
+def test_a_domain_host_without_a_scheme_is_https_as_in_the_blueprint() -> None:
+    env = {"OPENSEARCH_ENDPOINT": "search-x.us-east-1.es.amazonaws.com", "AWS_REGION": "us-east-1"}
+    settings = Settings.from_env(env)
+    assert settings.endpoint == "https://search-x.us-east-1.es.amazonaws.com"
+
+
 def test_the_payload_bound_follows_the_functions_memory() -> None:
     assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}).max_payload_bytes == 16 * 1024 * 1024
     assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}).max_payload_bytes == 64 * 1024 * 1024

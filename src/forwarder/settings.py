@@ -119,10 +119,19 @@ class Settings:
         return self.service == "es"
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def parse_endpoint(value: str) -> str:
     """Accept `https://host`, `http://127.0.0.1:9200` or a bare host (as the blueprint had)."""
     raw = value.strip().rstrip("/")
     if "://" not in raw:
+        if urlsplit("//" + raw).hostname in _LOOPBACK:
+            # A copied host:port: a local node is http, a tunnel https; a guess cost a minute of TLS retries.
+            raise ConfigError(
+                f"OPENSEARCH_ENDPOINT={value!r} has no scheme: give http://{raw} for a local node "
+                f"or https://{raw} for a tunnel to a domain"
+            )
         raw = "https://" + raw
     authority = raw.split("://", 1)[1].split("/", 1)[0]
     if not _AUTHORITY.match(authority):
@@ -143,7 +152,7 @@ def parse_endpoint(value: str) -> str:
             f"OPENSEARCH_ENDPOINT={value!r} is not accepted: give the domain endpoint "
             "without a path (the forwarder posts to /_bulk itself)"
         )
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
         raise ConfigError(
             f"OPENSEARCH_ENDPOINT={value!r} is not accepted: plain http is only for a "
             "local stand-in on loopback; use https"

@@ -23,6 +23,7 @@ from forwarder.bounded import CutOff
 from forwarder.delivery import bulk
 from forwarder.delivery.basic_auth import SecretCredentials
 from forwarder.errors import ConfigError, TransportError
+from forwarder.log import logger
 from forwarder.scrub import scrubbed
 from forwarder.settings import Settings
 
@@ -60,6 +61,9 @@ class OpenSearchSink:
         )
         self._pool.ConnectionCls = _SecureConnection if settings.endpoint.startswith("https:") else _Connection
         self._basic = SecretCredentials(settings.secret_arn, settings.region) if settings.secret_arn else None
+        # Plain http is only allowed on loopback: a local node, which needs no signature.
+        self._local = settings.endpoint.startswith("http:")
+        self._unsigned_said = False
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None, time_left: float | None = None
@@ -149,10 +153,19 @@ class OpenSearchSink:
         return connect, read
 
     def _sign(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        credentials = _credentials(required=not self._local)
+        if credentials is None:
+            if not self._unsigned_said:
+                self._unsigned_said = True
+                logger.warning(
+                    f"no AWS credentials: requests to {self._settings.endpoint} go unsigned (a local node needs "
+                    "none; a domain, even through a tunnel, needs https:// and credentials)"
+                )
+            return headers
         request = AWSRequest(method=method, url=self._settings.endpoint + path, data=body, headers=headers)
         # Serverless requires the body hash as a header; it costs nothing to send it to `es` too.
         request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-        SigV4Auth(_credentials(), self._settings.service, self._settings.region).add_auth(request)
+        SigV4Auth(credentials, self._settings.service, self._settings.region).add_auth(request)
         return dict(request.headers.items())
 
 
@@ -180,15 +193,21 @@ class _SecureConnection(_Connection, urllib3.connection.HTTPSConnection):
     pass
 
 
-def _credentials() -> Credentials:
-    """The role's credentials: Lambda puts them in the environment."""
+def _credentials(required: bool = True) -> Credentials | None:
+    """The role's credentials: Lambda puts them in the environment. None when none are found and
+    none are `required`; then the chain skips the instance metadata service, which is not there."""
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
         return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
     # Outside Lambda (a person running `forwarder invoke`): the usual provider chain.
     import botocore.session  # slow import, so only on this path
 
-    found = botocore.session.get_session().get_credentials()
+    session = botocore.session.get_session()
+    if not required:
+        session.get_component("credential_provider").remove("iam-role")
+    found = session.get_credentials()
+    if found is None and not required:
+        return None
     if found is None:
         raise ConfigError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
