@@ -8,8 +8,9 @@ PYTHON ?= $(shell for p in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 VENV := .venv
 # SAM CLI pins an older botocore than the function's, so it lives in a virtualenv of its own.
 # That one is 327 MB: it is made once per machine under the user's cache, and .venv-sam links to it.
-SAM_PACKAGES := aws-sam-cli==1.170.0 cfn-lint==1.58.0
-SAM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cwl-opensearch-forwarder/$(subst ==,-,$(subst $() ,_,$(SAM_PACKAGES)))
+# The versions are in requirements/sam-tools.in, locked in requirements/sam-tools.txt.
+SAM_PACKAGES := $(shell sed -n 's/^\([a-z-]*==[0-9.]*\).*/\1/p' requirements/sam-tools.in)
+SAM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cwl-opensearch-forwarder/$(subst ==,-,$(subst $() ,_,$(SAM_PACKAGES)))-$(shell sha256sum requirements/sam-tools.txt | cut -c1-8)
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_TOOLS := $(SAM_VENV)/.installed
@@ -21,26 +22,49 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test test-fast properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
+.PHONY: setup test test-any-day lock test-fast properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml src/requirements.txt
+$(INSTALLED): requirements/dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
-	@echo "make: creating $(VENV) with $(PYTHON) and installing the forwarder and its test tools"
+	@echo "make: creating $(VENV) with $(PYTHON) and installing the forwarder and its test tools (requirements/dev.txt)"
 	@"$(PYTHON)" -m venv $(VENV)
-	@set -o pipefail; $(PY) -m pip install -r src/requirements.txt -e '.[dev]' $(PIP_PROGRESS)
+	@set -o pipefail; $(PY) -m pip install --require-hashes --no-deps -r requirements/dev.txt $(PIP_PROGRESS)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 # pytest exits 5 when it collected no test: that is a failure here too.
 test: setup sam-tools
-	@echo "make: running every test (about 5 minutes); without the real node, SAM and Node: make test-fast"
-	$(PY) -m pytest -q; status=$$?; \
+	@echo "make: running every test; without the real node, SAM and Node: make test-fast"
+	@$(PY) -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+# All of `make test` with the clock moved 45 and 400 days ahead (Debian's libfaketime; docs/development.md).
+ANY_DAY_SHIFTS ?= 45 400
+test-any-day: setup sam-tools
+	@command -v faketime >/dev/null || { echo "make: installing Debian's faketime"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq faketime >/dev/null; } || \
+	  { echo "make: test-any-day needs Debian's faketime: apt-get install faketime" >&2; exit 1; }
+	@for days in $(ANY_DAY_SHIFTS); do \
+	  echo "make: every test with the clock $$days days ahead"; \
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/any_day faketime -f "+$${days}d" $(MAKE) --no-print-directory test || exit 1; \
+	done
+
+# Refreshes the lock files from pyproject.toml, src/requirements.txt and requirements/*.in (docs/development.md).
+PIP_TOOLS := pip-tools==7.6.2
+lock:
+	@"$(PYTHON)" -m venv .venv-lock && .venv-lock/bin/pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	@set -e; compile=".venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links"; \
+	$$compile --extra dev -o requirements/dev.txt pyproject.toml src/requirements.txt requirements/build.in; \
+	$$compile --extra dev --extra bench -o requirements/bench.txt pyproject.toml src/requirements.txt requirements/build.in; \
+	$$compile -o requirements/sam-tools.txt requirements/sam-tools.in
+	@rm -rf .venv-lock
+	@echo "make: requirements/*.txt refreshed; commit them with what changed"
 
 # The tests that need no Java, SAM CLI or Node: the handler, delivery, properties, CLI.
 test-fast: setup
-	$(PY) -m pytest -q $(FAST_TESTS); status=$$?; \
+	@$(PY) -m pytest -q $(FAST_TESTS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 # The delivery property over many more generated cases than `make test` runs, a new seed each time.
@@ -63,20 +87,20 @@ opensearch:
 
 # Ours against the Node reference in the same run; writes bench/results/, then prints the cost model (README, Performance).
 bench: setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/bench.txt
 	$(PY) bench/run.py
 	$(PY) bench/cost.py
 
 sam-tools: $(SAM_TOOLS)
 
 # One install per machine: a lock for clones installing at once, the marker last, a half install redone.
-$(SAM_TOOLS):
+$(SAM_TOOLS): requirements/sam-tools.txt
 	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
 	@mkdir -p "$(dir $(SAM_CACHE))"
 	@set -o pipefail; flock "$(SAM_CACHE).lock" bash -c 'set -o pipefail; test -f "$(SAM_CACHE)/.installed" && exit 0; \
 	  echo "make: installing $(SAM_PACKAGES) into $(SAM_CACHE) (327 MB, once per machine)"; \
 	  rm -rf "$(SAM_CACHE)" && "$(PYTHON)" -m venv "$(SAM_CACHE)" && \
-	  "$(SAM_CACHE)/bin/pip" install $(SAM_PACKAGES) $(subst ','"'"',$(PIP_PROGRESS)) && touch "$(SAM_CACHE)/.installed"'
+	  "$(SAM_CACHE)/bin/pip" install --require-hashes --no-deps -r requirements/sam-tools.txt $(subst ','"'"',$(PIP_PROGRESS)) && touch "$(SAM_CACHE)/.installed"'
 	@if [ ! -e $(SAM_VENV) ] || [ -L $(SAM_VENV) ]; then ln -sfn "$(SAM_CACHE)" $(SAM_VENV); fi
 	@test -f $@ || { echo "make: $(SAM_VENV) is a folder of an older install: remove it and run make again"; exit 1; }
 

@@ -13,6 +13,11 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 TOOLS_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
 
 
+def moved_clock_env() -> dict[str, str]:
+    """The moved clock of `make test-any-day` (libfaketime), for a process started with an environment of its own."""
+    return {k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")}
+
+
 def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:
     python_dir = Path(sys.base_exec_prefix) / "bin"  # the interpreter this venv was made from: 3.13
     env = {**TOOLS_ENV, "PATH": f"{python_dir}:{TOOLS_ENV['PATH']}"}
