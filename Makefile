@@ -80,10 +80,10 @@ lint: setup
 demo: setup
 	$(PY) scripts/demo.py events
 
-# A real OpenSearch 2.19 node on 127.0.0.1 until Ctrl-C: prints OPENSEARCH_URL=http://127.0.0.1:PORT.
-opensearch:
-	@test -n "$(PYTHON)" || { echo "make: no Python >= 3.12 found (set PYTHON=/path/to/python3.13)"; exit 1; }
-	@"$(PYTHON)" -m harness.opensearch_node
+# A real OpenSearch 2.19 node on 127.0.0.1 until Ctrl-C: prints OPENSEARCH_URL=http://127.0.0.1:PORT
+# and puts the index template for INDEX_PREFIX (default mydata), as `make demo` does.
+opensearch: setup
+	@$(PY) -m harness.opensearch_node
 
 # Ours against the Node reference in the same run; writes bench/results/, then prints the cost model (README, Performance).
 bench: setup

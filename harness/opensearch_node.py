@@ -220,6 +220,24 @@ def _read_lines(process: subprocess.Popen[bytes], lines: queue.Queue[str]) -> No
     lines.put("")  # end of output: the process is gone
 
 
+def _put_template(url: str) -> str:
+    """The index template for INDEX_PREFIX (default mydata), as the stack's bootstrap and `make demo` put it."""
+    from forwarder.delivery.send import Deadline
+    from forwarder.delivery.sink import OpenSearchSink
+    from forwarder.infra.bootstrap import Bootstrap, Config
+    from forwarder.settings import Settings
+
+    settings = Settings.from_env({**os.environ, "OPENSEARCH_ENDPOINT": url, "AWS_REGION": "us-east-1"})
+    config = Config(settings.index_prefix, retention_days=30, retain_on_delete=False)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDLOCALNODE")  # signed, though this node reads no signature
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local-node")
+    Bootstrap(OpenSearchSink(settings), Deadline(30)).put_template(config)
+    return (
+        f"index template {config.template_name} put for {config.pattern} (INDEX_PREFIX), "
+        "as the stack's bootstrap does"
+    )
+
+
 def main() -> int:
     """`make opensearch`: a node until SIGINT or SIGTERM."""
     reason = unavailable()
@@ -234,6 +252,7 @@ def main() -> int:
     try:
         url = node.start()
         print(f"{URL_LINE}{url}", flush=True)
+        print(f"make opensearch: {_put_template(url)}", file=sys.stderr)
         print(
             f"make opensearch: OpenSearch 2.19 up in {node.started_in:.1f} s, "
             f"{node.resident_bytes() / 2**20:.0f} MiB resident; logs in {node.logs}; Ctrl-C stops it",

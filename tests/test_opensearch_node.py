@@ -20,12 +20,13 @@ pytestmark = pytest.mark.opensearch
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_command() -> tuple[subprocess.Popen[str], str, Path]:
-    """`python -m harness.opensearch_node` (what `make opensearch` runs), its URL and its logs' folder,
-    once it has printed both (the URL on stdout, then the folder on stderr)."""
+def start_command() -> tuple[subprocess.Popen[str], str, Path, str]:
+    """`python -m harness.opensearch_node` (what `make opensearch` runs), its URL, its logs' folder and what
+    it said on stderr, once it has printed them (the URL on stdout, then the folder on stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.opensearch_node"],
         cwd=REPO,
+        env={k: v for k, v in os.environ.items() if k != "INDEX_PREFIX"},  # the default prefix, as a user has it
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -35,12 +36,12 @@ def start_command() -> tuple[subprocess.Popen[str], str, Path]:
     line = process.stdout.readline().strip()
     assert line.startswith("OPENSEARCH_URL=http://127.0.0.1:"), line + (process.stderr.read() if process.stderr else "")
     assert process.stderr
-    said = ""
-    while "Ctrl-C stops it" not in said:
-        said = process.stderr.readline()
-        assert said, "stderr closed before the node said where its logs are"
-    (logs,) = re.findall(r"logs in (\S+); Ctrl-C", said)
-    return process, line.removeprefix("OPENSEARCH_URL="), Path(logs)
+    said = [""]
+    while "Ctrl-C stops it" not in said[-1]:
+        said.append(process.stderr.readline())
+        assert said[-1], "stderr closed before the node said where its logs are"
+    (logs,) = re.findall(r"logs in (\S+); Ctrl-C", said[-1])
+    return process, line.removeprefix("OPENSEARCH_URL="), Path(logs), "".join(said)
 
 
 def java_children(pid: int) -> list[int]:
@@ -67,9 +68,12 @@ def gone(pid: int, within: float) -> bool:
 
 
 def test_the_url_line_comes_once_the_cluster_is_up_and_sigterm_stops_it(real_node_possible: None) -> None:
-    process, url, _ = start_command()
+    process, url, _, said = start_command()
     health = json.loads(urllib.request.urlopen(f"{url}/_cluster/health", timeout=10).read())
     assert health["status"] in ("green", "yellow")
+    assert "index template mydata-logs put for mydata-* (INDEX_PREFIX)" in said, said
+    template = json.loads(urllib.request.urlopen(f"{url}/_index_template/mydata-logs", timeout=10).read())
+    assert template["index_templates"][0]["index_template"]["index_patterns"] == ["mydata-*"]
     plugins = urllib.request.urlopen(f"{url}/_cat/plugins?h=component", timeout=10).read().decode().split()
     assert "opensearch-job-scheduler" in plugins, "the plugin ZIP loaded as a real plugin"
     (java,) = java_children(process.pid)
@@ -80,7 +84,7 @@ def test_the_url_line_comes_once_the_cluster_is_up_and_sigterm_stops_it(real_nod
 
 
 def test_a_killed_parent_leaves_no_node_behind(real_node_possible: None) -> None:
-    process, _, logs = start_command()
+    process, _, logs, _ = start_command()
     (java,) = java_children(process.pid)
     os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: the node sees its stdin close
     process.wait(timeout=10)
