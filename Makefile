@@ -116,7 +116,10 @@ build: $(SAM_TOOLS)
 # unless told where: both targets name ./samconfig.toml, so the answers are where deploy reads them.
 SAMCONFIG := --config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV)
 
-deploy-guided: build
+# Credentials and a region first: SAM CLI would ask every question, then fail and save nothing.
+deploy-guided: sam-tools
+	@$(SAM_VENV)/bin/python scripts/aws_ready.py
+	@$(MAKE) --no-print-directory build
 	$(SAM) deploy --guided $(SAMCONFIG)
 
 deploy: saved-answers build

@@ -207,3 +207,24 @@ def test_a_plain_deploy_with_parameter_overrides_reaches_cloudformation(
     reached_cloudformation(output)
     assert '"SubscribeAllLogGroups": "true"' in output
     assert any(key.endswith(".template") for key in uploaded())
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({}, "make: no AWS credentials found: set AWS_PROFILE"),
+        ({"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "test"}, "make: no AWS region: set AWS_REGION"),
+        ({"AWS_PROFILE": "nowhere", "AWS_REGION": REGION}, "make: the AWS credentials do not resolve"),
+        ({"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION}, ""),
+    ],
+)
+def test_deploy_guided_checks_credentials_and_a_region_before_its_questions(
+    sam_tools: Path, tmp_path: Path, given: dict[str, str], said: str
+) -> None:
+    # What `make deploy-guided` runs first, with SAM CLI's botocore, on a machine with no ~/.aws.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", **given}
+    done = subprocess.run(
+        [str(sam_tools / "python"), "scripts/aws_ready.py"], cwd=REPO, capture_output=True, text=True, env=env
+    )
+    assert (done.returncode, done.stdout) == ((1 if said else 0), "")
+    assert done.stderr.startswith(said) and done.stderr.count("\n") == (1 if said else 0), done.stderr
