@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,6 +158,7 @@ def test_filters_redaction_and_the_index_pattern_apply_as_in_the_lambda(
         (["--start", "2026-11-22", "--end", "2026-11-21"], "is before --start"),
         (["--start", "2026-11-22", "--end", "2026-11-22T00:00:00Z"], "the range is empty"),
         (["--start", "last tuesday"], "'last tuesday' is not a time"),
+        (["--start", "-7days"], "'-7days' is not a time: give ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or -7d"),
         (["--start", "-7d", "--rate", "0"], "--rate 0.0: give a positive number"),
     ],
 )
@@ -173,12 +175,33 @@ def test_an_unknown_log_group_is_named_before_anything_is_sent(
     logs = boto3.client("logs", region_name=forwarder_env.region)
     put_events(logs, GROUP, {"pod-a": 10})
     assert cli.main([*backfill_args(tmp_path)[:2], "/aws/lambda/typo", *backfill_args(tmp_path)[2:]]) == 1
-    (line,) = capfd.readouterr().err.splitlines()
+    connecting, line = capfd.readouterr().err.splitlines()
+    assert connecting == "forwarder: connecting to CloudWatch Logs at https://logs.us-east-1.amazonaws.com"  # moto's
     assert line == (
         "forwarder: BackfillError: log group '/aws/lambda/typo' does not exist in this account and Region: "
         "check its name"
     )
     assert forwarder_env.count() == 0 and not (tmp_path / "checkpoint.json").exists(), "nothing half-written"
+
+
+def test_cloudwatch_logs_out_of_reach_is_one_line_after_saying_it_connects(
+    forwarder_env: StandIn, tmp_path, capfd, monkeypatch
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", f"http://127.0.0.1:{port}")
+    began = time.monotonic()
+    assert cli.main(backfill_args(tmp_path)) == 1
+    took = time.monotonic() - began
+    connecting, line = capfd.readouterr().err.splitlines()
+    assert connecting == f"forwarder: connecting to CloudWatch Logs at http://127.0.0.1:{port}"
+    assert line == (
+        f"forwarder: BackfillError: cannot describe {GROUP}: Could not connect to the endpoint URL: "
+        f'"http://127.0.0.1:{port}/"'
+    )
+    assert took < backfill.CONNECT_TIMEOUT, "one attempt, not the ten adaptive retries the reading makes"
+    assert forwarder_env.count() == 0 and not (tmp_path / "checkpoint.json").exists()
 
 
 def test_missing_permissions_say_which_ones(forwarder_env: StandIn, tmp_path) -> None:

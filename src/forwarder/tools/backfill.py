@@ -299,11 +299,18 @@ def _call[T](call: Callable[[], T], what: str) -> T:
         raise BackfillError(f"cannot {what}: {err}") from None
 
 
-def logs_client(region: str) -> Any:
+CONNECT_TIMEOUT = 5  # seconds
+
+
+def logs_client(region: str, attempts: int = 10) -> Any:
+    """CloudWatch Logs; `attempts=1` for the first call, so that an unreachable endpoint is one
+    line after CONNECT_TIMEOUT, not ten adaptive retries later."""
     import botocore.session
     from botocore.config import Config
 
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "adaptive", "max_attempts": 10})
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT, read_timeout=30, retries={"mode": "adaptive", "total_max_attempts": attempts}
+    )
     return botocore.session.get_session().create_client("logs", region_name=region, config=config)
 
 

@@ -184,7 +184,7 @@ def _relative_times_joined(argv: Sequence[str]) -> list[str]:
     """`--start -7d` as `--start=-7d`: argparse takes a value that starts with `-` for an option."""
     joined: list[str] = []
     for arg in argv:
-        if joined and joined[-1] in ("--start", "--end") and re.fullmatch(r"-\d+[smhdw]", arg):
+        if joined and joined[-1] in ("--start", "--end") and re.match(r"-\d", arg):
             joined[-1] = f"{joined[-1]}={arg}"
         else:
             joined.append(arg)
@@ -382,8 +382,11 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     job = backfill.Job.from_dict(checkpoint.job)  # on a resume, the range the first run resolved
     if checkpoint.started and mode != console.QUIET:
         print(f"forwarder: going on from {where}", file=sys.stderr)
+    first = backfill.logs_client(run.settings.region, attempts=1)
+    if mode != console.QUIET:
+        print(f"forwarder: connecting to CloudWatch Logs at {first.meta.endpoint_url}", file=sys.stderr)
+    owners = backfill.accounts(job, first)  # unreachable, a wrong name or a missing permission, before the bar
     logs = backfill.logs_client(run.settings.region)
-    owners = backfill.accounts(job, logs)  # a wrong name or a missing permission, before the progress bar
     bar = tqdm(desc="backfill", unit="ev", disable=mode == console.QUIET, initial=checkpoint.report.events)
 
     def progress(events: int, at_ms: int) -> None:
