@@ -64,7 +64,12 @@ def environ(monkeypatch: pytest.MonkeyPatch, values: dict[str, str], *unset: str
 
 # -- a real OpenSearch node, one per test session --------------------------------------
 _real_node_skips: list[str] = []
-_real_node_summary: list[str] = []  # written at the end: a fixture's teardown output is captured
+_summary: list[str] = []  # written in the report at the end, not among the dots
+
+
+def report_at_the_end(line: str) -> None:
+    """A figure for whoever reads the test report (a fixture's teardown output is captured)."""
+    _summary.append(line)
 _prefixes = itertools.count(1)
 
 
@@ -83,7 +88,7 @@ def real_node(real_node_possible: None, request: pytest.FixtureRequest) -> Itera
     yield node
     peak = node.resident_bytes(peak=True) if node.process and node.process.poll() is None else 0
     kept = node.stop(keep_logs=request.session.testsfailed > 0)
-    _real_node_summary.append(
+    report_at_the_end(
         f"the real OpenSearch node: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
         + (f"; its logs: {kept}" if kept else "")
     )
@@ -143,7 +148,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _real_node_summary:
+    for line in _summary:
         terminalreporter.write_line(line)
 
 

@@ -29,7 +29,7 @@ from forwarder import handler
 from forwarder.errors import ForwarderError
 from forwarder.tools import cli
 from forwarder.tools.cli import LocalContext
-from tests.conftest import BUCKET, DeadLetterBucket, restore_standin_credentials
+from tests.conftest import BUCKET, DeadLetterBucket, report_at_the_end, restore_standin_credentials
 
 PAYLOADS, EVENTS = 20, 1000
 LAMBDA_ATTEMPTS = 3  # an asynchronous invocation and Lambda's 2 retries
@@ -189,12 +189,11 @@ def test_twenty_thousand_events_through_a_storm_end_exactly_once(world, capsys) 
     assert stats["retried_by_lambda"] > 0, "some invocations ran out of time and Lambda retried them"
     assert stats["to_on_failure_queue"] > 0, "the outage outlasted Lambda's retries"
     assert len(ids) == PAYLOADS * EVENTS == 20_000
-    with capsys.disabled():  # the figures, for whoever runs `pytest -s tests/test_no_loss.py`
-        print(
-            f"\n{len(ids)} events: {len(indexed)} indexed ({len(fallback)} in the safe form), "
-            f"{len(dead)} dead-lettered; {len(standin.seen)} requests "
-            f"({statuses.count(429)} x 429, {statuses.count(503)} x 503, {statuses.count(413)} x 413); {stats}"
-        )
+    report_at_the_end(
+        f"the storm: {len(ids)} events: {len(indexed)} indexed ({len(fallback)} in the safe form), "
+        f"{len(dead)} dead-lettered; {len(standin.seen)} requests "
+        f"({statuses.count(429)} x 429, {statuses.count(503)} x 503, {statuses.count(413)} x 413); {stats}"
+    )
 
     # A second run of the same events adds nothing and dead-letters nothing more.
     counts = (standin.count(), len(dead), len(fallback))

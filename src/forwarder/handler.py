@@ -34,7 +34,7 @@ def reset_runtime() -> None:
     _runtime = None
 
 
-@emf.metrics.log_metrics  # one EMF line per invocation, on failure too
+@emf.per_invocation
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one payload."""
