@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +82,9 @@ def show_indices(client: OpenSearch, pattern: str) -> None:
         print(f"  {row['index']:<60} {counted(int(row['docs.count']), 'document')}")
     safe = client.search(index=pattern, body={"query": {"exists": {"field": "@fallback_reason"}}}, size=10)
     for hit in safe["hits"]["hits"]:
-        print(f"  in the safe form: {hit['_index']}/_doc/{hit['_id']}: {hit['_source']['@fallback_reason'][:110]}")
+        reason = hit["_source"]["@fallback_reason"].replace(hit["_id"], "(this _id)")
+        reason = textwrap.shorten(reason, 150, placeholder=" ...")  # cut at a word's end
+        print(f"  in the safe form: {hit['_index']}/_doc/{hit['_id']}\n    {reason}")
 
 
 def show_errors(client: OpenSearch, pattern: str) -> None:
