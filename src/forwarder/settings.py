@@ -122,11 +122,18 @@ class Settings:
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _hostname(authority: str) -> str | None:
+    try:
+        return urlsplit("//" + authority).hostname
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address: the checks below name the setting
+        return None
+
+
 def parse_endpoint(value: str) -> str:
-    """Accept `https://host`, `http://127.0.0.1:9200` or a bare host (as the blueprint had)."""
+    """Accept `https://host`, `http://127.0.0.1:9200` or a bare domain host (as the blueprint had)."""
     raw = value.strip().rstrip("/")
     if "://" not in raw:
-        if urlsplit("//" + raw).hostname in _LOOPBACK:
+        if _hostname(raw) in _LOOPBACK:
             # A copied host:port: a local node is http, a tunnel https; a guess cost a minute of TLS retries.
             raise ConfigError(
                 f"OPENSEARCH_ENDPOINT={value!r} has no scheme: give http://{raw} for a local node "
