@@ -248,3 +248,19 @@ def test_an_invocation_of_hundreds_of_requests_still_writes_its_metrics_as_one_l
     assert handler.lambda_handler(payload_gen.event_for(doc), LocalContext())["requests"] == 120
     (emf,) = emf_lines(capfd.readouterr().out)
     assert single(emf["BulkRequests"]) == 120 and len(emf["BulkLatency"]) == 99 and single(emf["Indexed"]) == 120
+
+
+@pytest.mark.parametrize(
+    "huge",
+    ["1" * 4301, "+" + "7" * 5000, "-" + "9" * 309, "0x" + "f" * 3000, "0b" + "1" * 5000, "0o" + "7" * 400],
+)
+def test_a_number_past_a_double_in_extracted_fields_is_kept_as_its_string(forwarder_env: StandIn, huge: str) -> None:
+    # JavaScript's 1 * v is Infinity past 1.8e308, so the blueprint keeps the string; int() would
+    # raise at 4,301 digits and lose the whole batch.
+    fields = {"n": huge, "status": "200"}
+    events = [{**one_event(f"line {n}", f"3{n:055d}"), "extractedFields": fields} for n in range(3)]
+    result = handler.lambda_handler(event_with(*events), LocalContext())
+    assert (result["status"], result["indexed"], result["dead_lettered"]) == ("ok", 3, 0), result
+    (stored,) = forwarder_env.indices.values()
+    assert {doc["_source"]["n"] for doc in stored.values()} == {huge} and forwarder_env.count() == 3
+    assert {doc["_source"]["status"] for doc in stored.values()} == {200}

@@ -71,8 +71,13 @@ BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/i
 
 
 # -- inputs -------------------------------------------------------------------------------
+# Strings JavaScript reads as numbers, and some past a double (Infinity to it; past int()'s 4,300 digits).
+numeric_strings = st.from_regex(r"[+-]?([0-9]{1,25}(\.[0-9]{1,3})?|0x[0-9a-f]{1,12})", fullmatch=True)
+numeric_strings |= st.sampled_from(
+    ["1" * 4301, "+" + "7" * 400, "-" + "9" * 309, "0x" + "f" * 3000, "0b" + "1" * 5000, "0" * 5000 + "7"]
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | numeric_strings,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
 )
@@ -91,7 +96,12 @@ timestamps = st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000)
 @st.composite
 def log_events(draw: st.DrawFn) -> list[dict[str, Any]]:
     ids = draw(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=14, unique=True))
-    return [{"id": f"{n:056d}", "timestamp": draw(timestamps), "message": draw(messages)} for n in ids]
+    events = [{"id": f"{n:056d}", "timestamp": draw(timestamps), "message": draw(messages)} for n in ids]
+    for event in events:  # a filter pattern's fields, on some events
+        if draw(st.integers(0, 3)) == 0:
+            names = st.sampled_from(["status", "bytes", "tenant"])
+            event["extractedFields"] = draw(st.dictionaries(names, numeric_strings | st.text(max_size=8), max_size=2))
+    return events
 
 
 @st.composite

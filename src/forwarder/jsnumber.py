@@ -4,7 +4,9 @@ A string passes when, after trimming JavaScript white space, it is a finite
 decimal literal (`" 12 "`, `"1.5e3"`, `".5"`, `"+5"`) or a hex/octal/binary
 integer literal (`"0x1A"`); `"Infinity"`, `"NaN"`, `""` and `"12abc"` do not.
 The value is what `1 * v` gives, except that integers stay exact (JavaScript
-rounds them past 2**53).
+rounds them past 2**53). An integer past the largest double (1.8e308, some 309
+digits) is Infinity to JavaScript, so not a number: the string is kept, and
+Python's 4,300-digit limit on int() is never met.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _LITERAL = re.compile(
 )
 _RADIX_BASE = {"x": 16, "o": 8, "b": 2}
 _CAN_START = frozenset("+-.0123456789")
+_SHORT = 300  # characters: any integer literal this long is finite as a double
 
 
 def js_number(value: object) -> int | float | None:
@@ -38,7 +41,7 @@ def js_number(value: object) -> int | float | None:
     if not isinstance(value, str):
         return None
     text = value.strip(JS_SPACE)
-    if text.isdigit() and text.isascii():
+    if text.isdigit() and text.isascii() and len(text) <= _SHORT:
         return int(text)  # the common case, without a regular expression
     if not text or text[0] not in _CAN_START:
         return None
@@ -46,11 +49,30 @@ def js_number(value: object) -> int | float | None:
     if match is None:
         return None
     if match.lastgroup == "int":
-        return int(text)
+        return _exact_integer(text)
     if match.lastgroup == "decimal":
         number = float(text)
         return number if math.isfinite(number) else None
-    return int(match["digits"], _RADIX_BASE[match["radix"].lower()])
+    integer = int(match["digits"], _RADIX_BASE[match["radix"].lower()])  # powers of two: no digit limit
+    return integer if _finite_as_double(integer) else None
+
+
+def _finite_as_double(integer: int) -> bool:
+    try:
+        float(integer)
+    except OverflowError:
+        return False
+    return True
+
+
+def _exact_integer(text: str) -> int | None:
+    """A decimal integer literal, exact; None where JavaScript's double is Infinity."""
+    if len(text) <= _SHORT:
+        return int(text)
+    if not math.isfinite(float(text)):  # float() has no digit limit
+        return None
+    sign = "-" if text[0] == "-" else ""
+    return int(sign + (text.lstrip("+-").lstrip("0") or "0"))  # a long run of leading zeros, then <= 309 digits
 
 
 def js_truthy(value: object) -> bool:

@@ -180,7 +180,7 @@ def _string_field(key: str, value: str) -> list[tuple[str, Any]]:
     """The (name, value) pairs a string field puts in the source, in order."""
     if not value:
         return []
-    if value.isdigit() and value.isascii():
+    if value.isdigit() and value.isascii() and len(value) < 20:
         return [(key, int(value))]  # the usual status or byte count, without the general test
     # Most strings fail on their first character or on a second dot (an IP address).
     number = js_number(value) if value[0] in _MAY_BE_NUMERIC and value.count(".") < 2 else None
