@@ -48,7 +48,7 @@ test-any-day: setup sam-tools
 	  { echo "make: test-any-day needs Debian's faketime: apt-get install faketime" >&2; exit 1; }
 	@for days in $(ANY_DAY_SHIFTS); do \
 	  echo "make: every test with the clock $$days days ahead"; \
-	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/any_day faketime -f "+$${days}d" $(MAKE) --no-print-directory test || exit 1; \
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/any_day faketime -m -f "+$${days}d" $(MAKE) --no-print-directory test || exit 1; \
 	done
 
 # Refreshes the lock files from pyproject.toml, src/requirements.txt and requirements/*.in (docs/development.md).
