@@ -101,10 +101,15 @@ def _java_env() -> dict[str, str]:
     return {"JAVA_HOME": str(Path(command).resolve().parents[1])} if command else {}
 
 
+def moves_the_clock(variable: str) -> bool:
+    """Whether an environment variable is one by which `make test-any-day` moves the clock (libfaketime)."""
+    return variable == "LD_PRELOAD" or variable.startswith("FAKETIME")
+
+
 def _real_clock_env() -> dict[str, str]:
-    # `make test-any-day` moves the clock with libfaketime; under it the JVM runs some 30 times
-    # slower, and nothing the tests read from the node depends on its clock.
-    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+    # Under libfaketime the JVM runs some 30 times slower, and nothing the tests read from the node
+    # depends on its clock.
+    return {k: v for k, v in os.environ.items() if not moves_the_clock(k)}
 
 
 class LocalNode:
