@@ -193,4 +193,8 @@ def encode(raw: bytes) -> dict[str, dict[str, str]]:
 
 
 def event_for(payload_doc: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return encode(json.dumps(payload_doc, ensure_ascii=False).encode())
+    text = json.dumps(payload_doc, ensure_ascii=False)
+    try:
+        return encode(text.encode())
+    except UnicodeEncodeError:  # a lone surrogate travels as its \u escape, as a JSON writer sends it
+        return encode(json.dumps(payload_doc).encode())

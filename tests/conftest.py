@@ -70,6 +70,8 @@ _summary: list[str] = []  # written in the report at the end, not among the dots
 def report_at_the_end(line: str) -> None:
     """A figure for whoever reads the test report (a fixture's teardown output is captured)."""
     _summary.append(line)
+
+
 _prefixes = itertools.count(1)
 
 

@@ -575,22 +575,41 @@ BAD_EVENTS = {
     "id-empty": {"id": "", "timestamp": 1_795_391_999_000, "message": "x"},
     "no-message": {"id": "1", "timestamp": 1_795_391_999_000},
     "not-an-object": ["1", 1_795_391_999_000, "x"],
+    "lone-surrogate-timestamp": {"id": "1", "timestamp": "\ud800", "message": "x"},
 }
 
 
 @pytest.mark.parametrize("with_filters", [False, True], ids=["plain", "filters-set"])
 @pytest.mark.parametrize("bad", list(BAD_EVENTS.values()), ids=list(BAD_EVENTS))
-def test_an_event_that_is_not_a_cloudwatch_log_event_is_typed_and_dead_lettered_whole(
+def test_an_event_that_is_not_a_cloudwatch_log_event_is_dead_lettered_and_its_neighbours_indexed(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, bad, with_filters
 ) -> None:
     if with_filters:
         monkeypatch.setenv("EXCLUDE_PATTERN", "healthcheck")
         handler.reset_runtime()
-    result = handler.lambda_handler(event_with(one_event("fine", "0"), bad), LocalContext())
-    assert (result["status"], result["error_type"]) == ("dead_lettered", "NotAwslogsPayloadError")
-    assert "logEvents[1] is not a CloudWatch log event" in result["reason"]
+    result = handler.lambda_handler(event_with(one_event("fine", "0"), bad, one_event("also", "2")), LocalContext())
+    assert (result["status"], result["events"], result["indexed"], result["dead_lettered"]) == ("partial", 3, 2, 1)
+    assert sorted(doc_id for index in forwarder_env.indices.values() for doc_id in index) == ["0", "2"]
     (entry,) = dead_letter.entries()
-    assert entry["kind"] == "payload" and forwarder_env.seen == [], "nothing half-sent: the payload is kept whole"
+    assert (entry["kind"], entry["error_type"], entry["event"]) == ("event", "NotAwslogsPayloadError", bad)
+    assert entry["reason"].startswith("logEvents[1] is not a CloudWatch log event")
+    assert (entry["log_group"], entry["log_stream"], entry["owner"]) == (GROUP, "s-1", "123456789012")
+    assert entry["key"].startswith("dead-letter/events/")
+
+
+def test_a_rejected_event_without_a_dead_letter_fails_the_invocation_so_that_lambda_retries(
+    forwarder_env: StandIn,
+) -> None:
+    with pytest.raises(NotDeliveredError, match=r"1 of 2 documents .*NotAwslogsPayloadError: logEvents\[1\]"):
+        handler.lambda_handler(event_with(one_event("fine", "0"), BAD_EVENTS["id-null"]), LocalContext())
+    assert [doc_id for index in forwarder_env.indices.values() for doc_id in index] == ["0"], "indexed all the same"
+
+
+def test_undecodable_data_holding_a_lone_surrogate_is_kept_as_it_came(dead_letter: DeadLetterBucket) -> None:
+    result = handler.lambda_handler({"awslogs": {"data": "abc\ud800"}}, LocalContext())
+    assert (result["status"], result["error_type"]) == ("dead_lettered", "NotBase64Error")
+    (entry,) = dead_letter.entries()
+    assert (entry["kind"], entry["data"]) == ("payload", "abc\ud800")
 
 
 @pytest.fixture(params=["body", "headers"])
@@ -708,6 +727,44 @@ def test_bad_input_is_not_held_past_the_deadline_by_a_dead_letter_that_never_ans
     with pytest.raises(PayloadError, match="base64"):  # not kept: raised, so that Lambda retries the event
         handler.lambda_handler({"awslogs": {"data": "not base64 at all!"}}, LocalContext(timeout_ms=3_000))
     assert time.monotonic() - started < 4, "the write is bounded by the invocation's time left"
+
+
+def test_the_dead_letter_gets_what_was_kept_back_never_more_than_the_invocation_has() -> None:
+    """8 s left: retries stop 2 s before the end (a quarter), and the dead letter may use those 2 s, not 5."""
+
+    class EightSecondsLeft:
+        def get_remaining_time_in_millis(self) -> int:
+            return 8_000
+
+    settings = Settings.from_env({"OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "x"})
+    deadline = send.Deadline.for_invocation(EightSecondsLeft(), settings)
+    assert deadline.remaining() == pytest.approx(6, abs=0.05)
+    assert deadline.dead_letter_time() == pytest.approx(8 - send.FINISH_SECONDS, abs=0.05)
+    assert send.Deadline(1.0, dead_letter_after=2.0, clock=lambda: 0.0).dead_letter_time() == 3.0
+    no_lambda = send.Deadline.for_invocation(object(), settings)  # a local run: the whole margin
+    assert no_lambda.dead_letter_time() - no_lambda.remaining() == pytest.approx(5, abs=0.05)
+
+
+@pytest.mark.parametrize("cause", ["refused-document", "bad-input"])
+def test_an_s3_that_never_answers_never_holds_the_invocation_past_its_timeout(
+    forwarder_env: StandIn, silent_endpoint: str, monkeypatch, caplog, cause
+) -> None:
+    """The default margin (5 s) is more than the 4 s the invocation has: the dead letter gets what is left."""
+    from forwarder.errors import ForwarderError
+
+    monkeypatch.setenv("DEAD_LETTER_BUCKET", "forwarder-dead-letter")
+    handler.reset_runtime()
+    store = handler.runtime().dead_letter
+    assert store is not None
+    store._s3 = client_for("s3", silent_endpoint, connect_timeout=5, read_timeout=20)
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    event = event_with(one_event("x", "1")) if cause == "refused-document" else {"awslogs": {"data": "not base64!"}}
+    context = LocalContext(timeout_ms=4_000)
+    with pytest.raises(ForwarderError):  # nothing kept: raised, so that Lambda retries the event
+        handler.lambda_handler(event, context)
+    assert context.get_remaining_time_in_millis() > 0, "ended before Lambda's timeout"
+    said = [record.getMessage() for record in caplog.records]
+    assert ("bulk report" if cause == "refused-document" else "dead letter not written") in said
 
 
 def test_over_tls_a_whole_answer_is_read_and_a_trickling_one_cut_off(tmp_path, monkeypatch) -> None:

@@ -10,6 +10,8 @@ stand-in, with a moto dead-letter bucket, and checks after every invocation:
 - the report adds up: excluded + indexed + fallback + dead_lettered + failed == events;
 - every event id is indexed exactly once (one index, one _id) or dead-lettered with its
   reason, never both; or, only when the invocation fails, among those it counts failed;
+- an event that cannot become a document is dead-lettered as it came, alone: its
+  neighbours are indexed;
 - bad input is dead-lettered as it came, with its reason, and nothing of it is indexed;
 - nothing but NotDeliveredError leaves the handler;
 - the invocation ends within the function's timeout plus END_BOUND_SECONDS.
@@ -93,14 +95,34 @@ messages = st.one_of(
 timestamps = st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000)  # 2000 to 2100
 
 
+# Events that cannot become documents, each among good neighbours: dead-lettered alone, with their reason.
+bad_events = st.sampled_from(
+    [
+        {"id": None, "timestamp": 1_795_391_999_000, "message": "null id"},
+        {"id": "", "timestamp": 1_795_391_999_000, "message": "empty id"},
+        {"id": "late", "timestamp": 10**15, "message": "past year 9999"},
+        {"id": "early", "timestamp": -(10**14), "message": "before year 1"},
+        {"id": "odd-time", "timestamp": "\ud800", "message": "a lone surrogate for a timestamp"},
+        {"id": "no-message", "timestamp": 1_795_391_999_000},
+        {"id": "fields", "timestamp": 1_795_391_999_000, "message": "x", "extractedFields": "a b"},
+        ["not", "an", "object"],
+    ]
+)
+
+
 @st.composite
-def log_events(draw: st.DrawFn) -> list[dict[str, Any]]:
+def log_events(draw: st.DrawFn) -> list[Any]:
     ids = draw(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=14, unique=True))
-    events = [{"id": f"{n:056d}", "timestamp": draw(timestamps), "message": draw(messages)} for n in ids]
+    surrogate = draw(st.sampled_from(["", "", "", "\udc00"]))  # a lone surrogate in an id is still an id
+    events: list[Any] = [
+        {"id": f"{n:056d}{surrogate}", "timestamp": draw(timestamps), "message": draw(messages)} for n in ids
+    ]
     for event in events:  # a filter pattern's fields, on some events
         if draw(st.integers(0, 3)) == 0:
             names = st.sampled_from(["status", "bytes", "tenant"])
             event["extractedFields"] = draw(st.dictionaries(names, numeric_strings | st.text(max_size=8), max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        events.insert(draw(st.integers(0, len(events))), draw(bad_events))
     return events
 
 
@@ -263,13 +285,28 @@ def _forget(standin: StandIn, dead_letter: DeadLetterBucket) -> None:
         dead_letter.s3.delete_object(Bucket=dead_letter.name, Key=key)
 
 
-def _event_ids(event: Any) -> list[str] | None:
-    """The ids of a payload the test made whole (None for one it broke on purpose)."""
+def _log_events(event: Any) -> list[Any] | None:
+    """The log events of a payload the test made whole (None for one it broke on purpose)."""
     try:
         payload = json.loads(zlib.decompress(base64.b64decode(event["awslogs"]["data"]), 31))
-        return [entry["id"] for entry in payload["logEvents"]]
     except Exception:
         return None
+    events = payload.get("logEvents") if isinstance(payload, dict) else None
+    return events if isinstance(events, list) else None
+
+
+def _unaccounted(events: list[Any], ids: set[str], rejected: list[Any]) -> list[Any]:
+    """The events neither found by id (indexed, dead-lettered documents) nor dead-lettered as they came."""
+    left, missing = list(rejected), []
+    for event in events:
+        event_id = event.get("id") if isinstance(event, dict) else None
+        if isinstance(event_id, str) and event_id in ids:
+            continue
+        if event in left:
+            left.remove(event)
+            continue
+        missing.append(event)
+    return missing
 
 
 @settings(settings.get_profile(PROFILE))
@@ -292,17 +329,21 @@ def test_every_event_ends_indexed_once_or_dead_lettered_or_failed_loudly(
     assert not both, "indexed and dead-lettered, and the dead letter does not say it may be"
 
     count_case(f"ended: {'failed' if isinstance(outcome, NotDeliveredError) else outcome['status']}")
+    rejected = [entry["event"] for entry in entries if entry["kind"] == "event"]
+    assert all(entry["reason"].startswith("logEvents[") for entry in entries if entry["kind"] == "event")
     if isinstance(outcome, NotDeliveredError):
         failed, events = map(int, re.match(r"(\d+) of (\d+) documents", str(outcome)).groups())  # type: ignore[union-attr]
-        ids = _event_ids(event)
-        assert failed >= 1 and ids is not None and events == len(ids)
-        assert len(set(ids) - set(stored) - set(documents)) <= failed, "an event neither indexed, dead, nor failed"
+        log_events = _log_events(event)
+        assert failed >= 1 and log_events is not None and events == len(log_events)
+        missing = _unaccounted(log_events, set(stored) | set(documents), rejected)
+        assert len(missing) <= failed, "an event neither indexed, dead, nor failed"
         return
     status = outcome["status"]
     if "error_type" in outcome:  # bad input: kept as it came, nothing of it indexed
         assert status == "dead_lettered"
         (entry,) = entries
         assert entry["kind"] == "payload" and outcome["reason"] and entry["reason"] == outcome["reason"]
+        assert "logEvents[" not in outcome["reason"], "one event condemned its payload"
         awslogs = event.get("awslogs") if isinstance(event, dict) else None
         if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):
             assert entry["data"] == awslogs["data"], "kept as it came"
@@ -311,15 +352,16 @@ def test_every_event_ends_indexed_once_or_dead_lettered_or_failed_loudly(
     if status == "control_message":
         assert not stored and not entries
         return
-    ids = _event_ids(event)
-    assert ids is not None, "a payload the test broke was taken as good"
+    log_events = _log_events(event)
+    assert log_events is not None, "a payload the test broke was taken as good"
     report = {name: outcome[name] for name in ("excluded", "indexed", "fallback", "dead_lettered", "failed")}
     for name in ("fallback", "dead_lettered", "retried"):
         count_case(f"ok, with {name}: {'some' if outcome[name] else 'none'}")
-    assert sum(report.values()) == outcome["events"] == len(ids) and report["failed"] == 0, report
+    count_case(f"ok, with events that made no document: {'some' if rejected else 'none'}")
+    assert sum(report.values()) == outcome["events"] == len(log_events) and report["failed"] == 0, report
     delivered = report["indexed"] + report["fallback"]
     assert status == ("ok" if not report["dead_lettered"] else "partial" if delivered else "dead_lettered"), outcome
-    assert set(stored) | set(documents) == set(ids), "an event neither indexed nor dead-lettered"
+    assert not _unaccounted(log_events, set(stored) | set(documents), rejected), "neither indexed nor dead-lettered"
     maybe_both = set(stored) & set(documents)  # said so in their reasons (checked above)
     assert len(stored) - len(maybe_both) == report["indexed"] + report["fallback"]
-    assert len(documents) == report["dead_lettered"]
+    assert len(documents) + len(rejected) == report["dead_lettered"]

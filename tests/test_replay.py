@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -77,6 +78,25 @@ def test_a_payload_dead_lettered_for_its_size_is_replayed_once_the_limit_is_rais
     status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/payloads/")
     assert status == 0 and report["removed"] == 1
     assert forwarder_env.count() == 40 and dead_letter.object_keys() == []
+
+
+def test_a_rejected_event_stays_until_it_is_mended_then_replay_indexes_it(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capsys
+) -> None:
+    bad = {"id": None, "timestamp": 1_795_391_999_000, "message": "m"}
+    assert handler.lambda_handler(event_with(one_event("a", "a"), bad), LocalContext())["status"] == "partial"
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/events/")
+    assert status == 1 and (report["entries"], report["still_failing"]) == (1, 1)
+    (entry,) = dead_letter.entries()
+    assert entry["reason"].startswith("the event is not a CloudWatch log event: id is None")
+    mended = {key: value for key, value in entry.items() if key != "key"} | {"event": {**bad, "id": "mended"}}
+    dead_letter.s3.put_object(
+        Bucket=dead_letter.name, Key=entry["key"], Body=gzip.compress(json.dumps(mended).encode() + b"\n")
+    )
+    status, report, _ = replay_output(capsys, f"s3://{dead_letter.name}/dead-letter/events/")
+    assert status == 0 and (report["indexed"], report["removed"]) == (1, 1)
+    assert set(forwarder_env.documents("mydata-payments-payments-api-2026.11.22")) == {"a", "mended"}
+    assert dead_letter.object_keys() == []
 
 
 def test_replay_from_the_on_failure_queue_deletes_only_what_was_delivered(

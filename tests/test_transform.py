@@ -199,11 +199,13 @@ def test_integers_stay_exact_where_javascript_rounds() -> None:
     assert source["big"] == 9007199254740993 and source["u64"] == 18446744073709551615
 
 
-def test_a_malformed_event_names_its_position() -> None:
-    from forwarder.errors import NotAwslogsPayloadError
-
-    with pytest.raises(NotAwslogsPayloadError, match=r"logEvents\[1\]"):
-        transform.to_documents(payload(event("ok"), {"id": "2", "message": "no timestamp"}), "mydata")
+def test_a_malformed_event_is_set_aside_with_its_position_and_its_neighbours_are_made() -> None:
+    bad = {"id": "2", "message": "no timestamp"}
+    documents, counts = transform.make_documents(payload(event("ok"), bad, event("also", id="3")), transform.Shape())
+    assert documents.ids == ["1", "3"]
+    (rejected,) = counts.rejected
+    assert rejected.event == bad and rejected.reason.startswith("logEvents[1] is not a CloudWatch log event")
+    assert "timestamp None is not a number" in rejected.reason
 
 
 def test_control_messages_give_no_documents() -> None:

@@ -11,6 +11,7 @@ the bench call these directly; none of them knows Lambda's event shapes.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -112,10 +113,11 @@ def prepare(data: str | bytes, settings: Settings) -> Prepared:
     Raises PayloadError on bad input.
     """
     with collector.paused():
-        return _prepared(decode.decode_data(data, settings.max_payload_bytes), settings)
+        return prepare_payload(decode.decode_data(data, settings.max_payload_bytes), settings)
 
 
-def _prepared(payload: decode.Payload, settings: Settings) -> Prepared:
+def prepare_payload(payload: decode.Payload, settings: Settings) -> Prepared:
+    """INCLUDE/EXCLUDE and redaction, then the documents (pure); an event that makes none is in `counts.rejected`."""
     excluded = redacted = 0
     if settings.filters.active and not payload.is_control:
         kept, excluded, redacted = settings.filters.apply(payload.log_events)
@@ -148,7 +150,7 @@ def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadli
     Raises PayloadError when an event is not a log event.
     """
     with collector.paused():
-        prepared = _prepared(payload, run.settings)
+        prepared = prepare_payload(payload, run.settings)
     return _deliver(prepared, run, deadline)
 
 
@@ -160,26 +162,32 @@ def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline) -> Resul
         return ControlMessage(payload.log_group)
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
     outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline)
-    return settle(outcome, prepared, run, _dead_letter_time(run, deadline))
+    return settle(outcome, prepared, run, deadline.dead_letter_time())
 
 
 def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
     """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
     payload, store = prepared.payload, run.dead_letter
-    events = len(prepared.documents) + prepared.excluded
+    rejected = prepared.counts.rejected  # events that made no document: dead-lettered as they came
+    events = len(prepared.documents) + prepared.excluded + len(rejected)
     dead, failed = outcome.dead, list(outcome.pending)
     keys: list[str] = []
     problem = ""
-    if dead and store is None:
+    if (dead or rejected) and store is None:
         problem = "DEAD_LETTER_BUCKET is not set"
-    elif dead and store is not None:
+    elif dead or rejected:
+        assert store is not None
+        until = None if time_left is None else time.monotonic() + time_left
         try:
-            keys = [
-                f"s3://{store.bucket}/{key}"
-                for key in store.put_documents(dead, payload.log_group, payload.log_stream, time_left)
-            ]
+            if rejected:
+                keys.append(store.put_events(rejected, payload, time_left))
+            if dead:
+                left = None if until is None else until - time.monotonic()
+                keys += store.put_documents(dead, payload.log_group, payload.log_stream, left)
         except DeadLetterError as err:
             problem = str(err)
+        keys = [f"s3://{store.bucket}/{key}" for key in keys]
+    not_kept = len(rejected) if problem else 0  # rejected events that are not in the dead letter either
     if problem:
         failed, dead = failed + dead, []
     report = Report(
@@ -188,8 +196,8 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         prepared.excluded,
         outcome.indexed,
         outcome.fallback,
-        len(dead),
-        len(failed),
+        len(dead) + len(rejected) - not_kept,
+        len(failed) + not_kept,
         outcome.retried,
         outcome.requests,
     )
@@ -207,29 +215,36 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     )
     emf.record_requests(payload.size, outcome.latencies_ms)
     details: dict[str, Any] = {"report": report.as_dict()}
-    if dead or failed:
-        undelivered = (failed + dead)[:MAX_ITEMS_LOGGED]
-        details["undelivered"] = [_loggable(item, run.settings.log_failed_documents) for item in undelivered]
-        details["undelivered_not_logged"] = len(failed) + len(dead) - len(undelivered)
+    unmade = [_loggable_rejected(item) for item in rejected]
+    if dead or failed or unmade:
+        undelivered = [_loggable(item, run.settings.log_failed_documents) for item in failed + dead]
+        shown = [*undelivered, *unmade][:MAX_ITEMS_LOGGED]
+        details["undelivered"] = shown
+        details["undelivered_not_logged"] = len(undelivered) + len(unmade) - len(shown)
     if keys:
         details["dead_letter"] = keys
     if problem:
         details["dead_letter_problem"] = problem
-    if failed:
+    if report.failed:
         logger.error("bulk report", extra=details)
-        first = failed[0]
+        first = failed[0] if failed else None
+        cause = (
+            f"{first.error_type}: {first.reason[:300]}"
+            if first
+            else f"{transform.REJECTED}: {rejected[0].reason[:300]}"
+        )
         summary = (
-            f"{len(failed)} of {events} documents are neither indexed nor dead-lettered "
-            f"(first: {first.error_type}: {first.reason[:300]}" + (f"; dead letter: {problem}" if problem else "") + ")"
+            f"{report.failed} of {events} documents are neither indexed nor dead-lettered "
+            f"(first: {cause}" + (f"; dead letter: {problem}" if problem else "") + ")"
         )
         not_delivered = NotDeliveredError(
             f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id"
         )
         not_delivered.summary = summary
         not_delivered.report = report.as_dict()
-        not_delivered.first = f"{first.error_type}: {first.reason[:300]}"
+        not_delivered.first = cause
         raise not_delivered
-    if dead:
+    if report.dead_lettered:
         logger.warning("bulk report", extra=details)
     else:
         logger.info("bulk report", extra=details)
@@ -261,10 +276,19 @@ def _loggable(item: send.Undelivered, with_source: bool) -> dict[str, Any]:
     return found
 
 
+def _loggable_rejected(item: transform.Rejected) -> dict[str, Any]:
+    event_id = item.event.get("id") if isinstance(item.event, dict) else None
+    return {
+        "id": event_id if isinstance(event_id, str) else None,
+        "error_type": transform.REJECTED,
+        "reason": item.reason,
+    }
+
+
 def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadline) -> BadInput:
     """Bad input goes to the dead letter as it came, in the margin kept back; without one, the error is raised."""
     emf.count(run.settings.index_prefix, BadInput=1)
-    time_left = _dead_letter_time(run, deadline)
+    time_left = deadline.dead_letter_time()
     _log_bad_input(err, data)
     store = run.dead_letter
     if store is None:
@@ -277,11 +301,6 @@ def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadli
     location = f"s3://{store.bucket}/{key}"
     logger.warning("bad input dead-lettered", extra={"dead_letter": location})
     return BadInput(type(err).__name__, str(err), location)
-
-
-def _dead_letter_time(run: Runtime, deadline: send.Deadline) -> float:
-    """The dead letter is written in the margin the deadline keeps back from the function's timeout."""
-    return deadline.remaining() + run.settings.retry_safety_margin
 
 
 def _as_json(event: Any) -> str:

@@ -2,6 +2,7 @@
 
     <prefix>YYYY/MM/DD/<index>/<digest>.ndjson.gz     documents (the date is their index's)
     <prefix>payloads/YYYY/MM/DD/<digest>.ndjson.gz    events that could not be decoded, raw
+    <prefix>events/YYYY/MM/DD/<digest>.ndjson.gz      log events that made no document, as they came
 
 One JSON entry per line. A document entry holds its index, _id, source, the last
 status, error type and reason, and the attempts made; `forwarder replay` reads
@@ -15,20 +16,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
-
-import orjson
 
 from forwarder import jsjson
 from forwarder.bounded import call_within
 from forwarder.delivery.send import Undelivered
+from forwarder.documents.transform import REJECTED, Rejected
 from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
+from forwarder.sources.decode import Payload
 
 WRITE_ATTEMPTS = 5  # botocore's standard retry mode: backoff with jitter on throttling and 5xx
 CALL_SECONDS = 60.0  # the whole of one S3 call made with no deadline (replay's), retries included
 PAYLOADS = "payloads/"
+EVENTS = "events/"
 
 
 class DeadLetterStore:
@@ -72,7 +74,25 @@ class DeadLetterStore:
             "dead_lettered_at": _now(),
             "data": data,
         }
-        self._put(key, [orjson.dumps(entry)], time_left)
+        self._put(key, [jsjson.dumps(entry)], time_left)  # data may hold a lone surrogate
+        return key
+
+    def put_events(self, rejected: Sequence[Rejected], payload: Payload, time_left: float | None = None) -> str:
+        """Log events that made no document, each as it came with its reason and its payload's fields; one object."""
+        common = {
+            "kind": "event",
+            "error_type": REJECTED,
+            "owner": payload.owner,
+            "log_group": payload.log_group,
+            "log_stream": payload.log_stream,
+            "dead_lettered_at": _now(),
+        }
+        lines = [jsjson.dumps({**common, "reason": item.reason, "event": item.event}) for item in rejected]
+        identity = "\n".join(
+            [payload.log_group, payload.log_stream, *(jsjson.dumps(item.event).decode() for item in rejected)]
+        )
+        key = f"{self.prefix}{EVENTS}{time.strftime('%Y/%m/%d', time.gmtime())}/{_digest(identity)}.ndjson.gz"
+        self._put(key, lines, time_left)
         return key
 
     # -- reading back (replay) -------------------------------------------------
@@ -146,8 +166,9 @@ class DeadLetterStore:
 
 
 def document_entry(item: Undelivered, log_group: str, log_stream: str) -> bytes:
+    """One JSON line; its source as it was made, byte for byte. jsjson writes what orjson refuses (lone surrogates)."""
     document = item.document
-    return orjson.dumps(
+    entry = jsjson.dumps(
         {
             "kind": "document",
             "index": document.index_name,
@@ -159,9 +180,9 @@ def document_entry(item: Undelivered, log_group: str, log_stream: str) -> bytes:
             "log_group": log_group,
             "log_stream": log_stream,
             "dead_lettered_at": _now(),
-            "source": orjson.Fragment(document.source),  # as it was made, byte for byte
         }
     )
+    return entry[:-1] + b',"source":' + document.source + b"}"
 
 
 def _index_date(index: str) -> str:

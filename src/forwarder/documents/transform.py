@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import compress, repeat
 from typing import Any
@@ -55,12 +55,24 @@ class Shape:
     region: str = ""  # {region} where an event has no @aws.region
 
 
+REJECTED = NotAwslogsPayloadError.__name__  # the error type a rejected event is dead-lettered and logged with
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A log event that cannot become a document (a null id, a timestamp past year 9999...), kept as it came."""
+
+    event: Any
+    reason: str
+
+
 @dataclass
 class Counts:
-    """What a payload's documents took a default for, for the metrics."""
+    """What a payload's documents took a default for, for the metrics, and the events that made none."""
 
     index_name_defaults: int = 0  # documents whose index name took MISSING for a placeholder
     json_fields_not_parsed: int = 0  # PARSE_JSON_FIELDS values that are not a JSON object
+    rejected: list[Rejected] = field(default_factory=list)  # for the dead letter, with their reason
 
 
 def to_documents(payload: Payload, shape: Shape | str) -> Documents:
@@ -69,7 +81,7 @@ def to_documents(payload: Payload, shape: Shape | str) -> Documents:
 
 
 def make_documents(payload: Payload, shape: Shape) -> tuple[Documents, Counts]:
-    """The documents, and what they took a default for.
+    """The documents of the good events, and what they took a default for; the others are in `Counts.rejected`.
 
     The work is done a column at a time (all ids, all timestamps, all messages)
     with `map` and `zip`, so that the per-event steps run in C; only the events
@@ -98,7 +110,7 @@ def make_documents(payload: Payload, shape: Shape) -> tuple[Documents, Counts]:
         if not set(map(type, fields_of)) <= {dict, type(None)}:
             raise TypeError("extractedFields is not an object")
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
-        raise _first_bad_event(events) from None
+        return _without_rejected(payload, shape)
 
     systems = _system_fields(events, fields_of, has_fields)
     times = _Times.of(timestamps, first, last)
@@ -332,28 +344,41 @@ def _minute_prefix(minute: int) -> bytes:
     return _STAMP_KEY + b"%04d-%02d-%02dT%02d:%02d:" % (date.year, date.month, date.day, *divmod(minute_of_day, 60))
 
 
-def _first_bad_event(events: list[LogEvent]) -> NotAwslogsPayloadError:
-    """The error naming the first event that is not a CloudWatch log event."""
-    for position, event in enumerate(events):
-        try:
-            if not isinstance(event, dict):
-                raise TypeError(f"the event is {type(event).__name__}, not an object")
-            if not isinstance(event["id"], str) or not event["id"]:
-                raise TypeError(f"id is {event['id']!r}, not a non-empty string")
-            if not isinstance(event["message"], str):
-                raise TypeError(f"message is {type(event['message']).__name__}, not a string")
-            timestamp = _as_time_value(event["timestamp"])
-            if not FIRST_MS <= timestamp <= LAST_MS:
-                raise ValueError(f"timestamp {timestamp} is outside years 1-9999")
-            fields = event.get("extractedFields")
-            if fields is not None and not isinstance(fields, dict):
-                raise TypeError(f"extractedFields is {type(fields).__name__}, not an object")
-        except (KeyError, TypeError, ValueError, OverflowError) as err:
-            return NotAwslogsPayloadError(
-                f"logEvents[{position}] is not a CloudWatch log event "
-                f"(id, numeric timestamp and message string expected): {err!r}"
-            )
-    return NotAwslogsPayloadError("logEvents holds something that is not a CloudWatch log event")
+def _without_rejected(payload: Payload, shape: Shape) -> tuple[Documents, Counts]:
+    """One bad event never costs its neighbours: the others make their documents, it is set aside with its reason."""
+    good: list[LogEvent] = []
+    rejected: list[Rejected] = []
+    for position, event in enumerate(payload.log_events):
+        problem = _problem_of(event)
+        if problem is None:
+            good.append(event)
+        else:
+            rejected.append(Rejected(event, f"logEvents[{position}] is not a CloudWatch log event: {problem}"))
+    if not rejected:  # the column checks and this walk disagree: a bug, never a silent loss
+        raise NotAwslogsPayloadError("logEvents holds something that is not a CloudWatch log event")
+    documents, counts = make_documents(replace(payload, log_events=good), shape)
+    counts.rejected = rejected
+    return documents, counts
+
+
+def _problem_of(event: Any) -> str | None:
+    """Why `event` is not a CloudWatch log event (id, numeric timestamp and message string), or None."""
+    if not isinstance(event, dict):
+        return f"it is {type(event).__name__}, not an object"
+    if "id" not in event or not isinstance(event["id"], str) or not event["id"]:
+        return f"id is {event.get('id', 'missing')!r}, not a non-empty string"
+    if not isinstance(event.get("message"), str):
+        return f"message is {type(event.get('message')).__name__}, not a string"
+    try:
+        timestamp = _as_time_value(event.get("timestamp"))
+    except (TypeError, ValueError, OverflowError) as err:
+        return str(err)
+    if not FIRST_MS <= timestamp <= LAST_MS:
+        return f"timestamp {timestamp} is outside years 1-9999"
+    fields = event.get("extractedFields")
+    if fields is not None and not isinstance(fields, dict):
+        return f"extractedFields is {type(fields).__name__}, not an object"
+    return None
 
 
 def _as_time_value(value: Any) -> int:

@@ -24,6 +24,7 @@ from forwarder.documents.document import Document, Documents
 from forwarder.errors import DeadLetterError, ForwarderError, MissingAwslogsDataError, PayloadError, QueueError
 from forwarder.log import logger
 from forwarder.pipeline import Runtime
+from forwarder.sources import decode
 
 SQS_BATCH = 10  # the most one ReceiveMessage returns
 SQS_CALL_SECONDS = 30.0  # the whole of one SQS call, retries included: replay has no deadline of its own
@@ -99,6 +100,9 @@ def _replay_entries(entries: list[dict[str, Any]], run: Runtime) -> list[dict[st
         if entry.get("kind") == "payload":
             remaining.extend(_replay_payload(entry, run))
             continue
+        if entry.get("kind") == "event":
+            remaining.extend(_replay_event(entry, run))
+            continue
         if entry.get("kind") == "unreadable":  # a line kept as it was read: nothing to send
             remaining.append(entry)
             continue
@@ -139,6 +143,23 @@ def _replay_payload(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]
     if not outcome.dead and not outcome.pending:
         return []
     return [{**entry, "reason": f"decoded, but {len(outcome.dead) + len(outcome.pending)} documents not indexed"}]
+
+
+def _replay_event(entry: dict[str, Any], run: Runtime) -> list[dict[str, Any]]:
+    """A log event that made no document: made again (it may have been mended by hand), else kept with why."""
+    owner, log_group, log_stream = (entry.get(key) for key in ("owner", "log_group", "log_stream"))
+    if not (isinstance(owner, str) and isinstance(log_group, str) and isinstance(log_stream, str)):
+        return [{**entry, "reason": "not a dead-letter event entry: owner, log_group and log_stream expected"}]
+    event: Any = entry.get("event")  # checked as any log event is, by the transform
+    payload = decode.Payload(decode.DATA_MESSAGE, owner, log_group, log_stream, [], [event])
+    prepared = pipeline.prepare_payload(payload, run.settings)
+    if prepared.counts.rejected:
+        return [{**entry, "reason": prepared.counts.rejected[0].reason.replace("logEvents[0]", "the event")}]
+    outcome = deliver(prepared.documents, run.sink, run.settings, Deadline(run.settings.retry_max_seconds))
+    if outcome.dead or outcome.pending:
+        problem = [*outcome.dead, *outcome.pending][0]
+        return [{**entry, "reason": f"made, but not indexed: {problem.error_type}: {problem.reason}"}]
+    return []
 
 
 def _updated(entry: dict[str, Any], item: Undelivered) -> dict[str, Any]:
