@@ -129,6 +129,7 @@ def test_index_date_format_sets_the_granularity(date_format: str, ts: int, suffi
         ("{prefix}-{stream-{date}", "a brace without its pair"),
         ("{prefix}-Logs-{date}", "'L' cannot be in an index name"),
         ("{prefix}-a:b-{date}", "':' cannot be in an index name"),
+        ("{prefix}-a\u202eb-{date}", "'\\u202e' cannot be in an index name"),
     ],
 )
 def test_an_invalid_pattern_fails_at_cold_start_naming_the_variable(pattern: str, complaint: str) -> None:
@@ -143,7 +144,11 @@ def test_the_other_routing_settings_name_themselves_when_wrong(name: str, value:
         Settings.from_env({**DOCUMENTS_ONLY, name: value})
 
 
-values = st.one_of(st.text(max_size=300), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+# Any text, and text full of control and format characters (a newline would forge a line in _cat/indices).
+unprintable = st.text(st.characters(categories=["Cc", "Cf", "Zl", "Zp"]) | st.sampled_from("ab-"), max_size=40)
+values = st.one_of(
+    st.text(max_size=300), unprintable, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()
+)
 
 
 @given(namespace=values, app=values, date_format=st.sampled_from(naming.DATE_FORMATS))
@@ -151,6 +156,7 @@ def test_every_name_is_valid_and_matches_the_ism_policy_and_index_template(names
     message = json.dumps({"kubernetes": {"namespace_name": namespace, "labels": {"app": app}}})
     (name,), _, _ = shaped(payload(message), INDEX_PATTERN=BY_NAMESPACE_AND_APP, INDEX_DATE_FORMAT=date_format)
     assert name == name.lower() and not set(name) & set('\\/*?"<>| ,#:') and name[0] not in "_-+"
+    assert name.isprintable(), "no control or format character"
     assert len(name.encode()) <= naming.MAX_INDEX_BYTES
     assert name.endswith(naming.date_suffix(NOV_22 // 86_400_000, date_format))
     config = Config("mydata", retention_days=30, retain_on_delete=False)

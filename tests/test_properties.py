@@ -68,7 +68,12 @@ settings.register_profile(
 )
 PROFILE = os.environ.get("PROPERTIES_PROFILE", "ci")  # `make properties` sets "long"
 
-GROUPS = ["/aws/containerinsights/prod/application/payments/payments-api", "/aws/lambda/checkout", "/x"]
+GROUPS = [
+    "/aws/containerinsights/prod/application/payments/payments-api",
+    "/aws/lambda/checkout",
+    "/x",
+    "/aws/containerinsights/prod/application/pay\nments/api\u202e\x00",  # control and format characters
+]
 BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/index write (api)];")
 
 
@@ -322,6 +327,8 @@ def test_every_event_ends_indexed_once_or_dead_lettered_or_failed_loudly(
         for doc_id in docs:
             stored.setdefault(doc_id, []).append(index)
     assert all(len(indices) == 1 for indices in stored.values()), "an id in two indices"
+    assert all(index.isprintable() for index in forwarder_env.indices), "a control character in an index name"
+    assert all(key.isprintable() for key in dead_letter.object_keys()), "a control character in a dead-letter key"
     entries = dead_letter.entries()
     documents = {entry["id"]: entry for entry in entries if entry["kind"] == "document"}
     assert all(entry["reason"] for entry in entries), "every dead-letter entry says why"

@@ -61,8 +61,15 @@ def index_base(log_group: str, index_prefix: str, date_format: str = "daily") ->
 
 
 def valid_index_name(name: str, max_bytes: int = MAX_INDEX_BYTES) -> str:
-    """Lower case, forbidden characters as `_`, no leading `_-+`, at most `max_bytes`."""
-    name = _FORBIDDEN_IN_INDEX.sub("_", name.lower()).lstrip("_-+") or "unnamed"
+    """Lower case, forbidden and unprintable characters as `_`, no leading `_-+`, at most `max_bytes`.
+
+    OpenSearch takes control and format characters (a newline, U+202E) in a name, but
+    they forge lines in `_cat/indices` and reach the dead letter's S3 keys.
+    """
+    name = _FORBIDDEN_IN_INDEX.sub("_", name.lower())
+    if not name.isprintable():  # Cc, Cf, Zl, Zp, Zs other than space, unassigned: checked in C
+        name = "".join(char if char.isprintable() else "_" for char in name)
+    name = name.lstrip("_-+") or "unnamed"
     encoded = name.encode()
     if len(encoded) > max_bytes:
         name = encoded[:max_bytes].decode("utf-8", errors="ignore")
@@ -153,11 +160,12 @@ class IndexPattern:
 def _literal(text: str, literal: str) -> list[Piece]:
     if "{" in literal or "}" in literal:
         raise ConfigError(f"INDEX_PATTERN={text!r} is not accepted: a brace without its pair in {literal!r}")
-    bad = _FORBIDDEN_LITERAL.search(literal)
+    found = _FORBIDDEN_LITERAL.search(literal)
+    bad = found.group() if found else next((char for char in literal if not char.isprintable()), None)
     if bad:
         raise ConfigError(
-            f"INDEX_PATTERN={text!r} is not accepted: {bad.group()!r} cannot be in an index name "
-            '(no upper case, \\ / * ? " < > | space , # :)'
+            f"INDEX_PATTERN={text!r} is not accepted: {bad!r} cannot be in an index name "
+            '(no upper case, \\ / * ? " < > | space , # :, control or format characters)'
         )
     return [literal] if literal else []
 
