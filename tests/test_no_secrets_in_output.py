@@ -29,7 +29,7 @@ from forwarder import handler
 from forwarder.delivery.sink import Response
 from forwarder.errors import NotDeliveredError
 from forwarder.infra import bootstrap, subscriptions
-from forwarder.scrub import scrubbed
+from forwarder.scrub import CREDENTIAL_NAMES, scrubbed
 from forwarder.tools import cli
 from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
@@ -158,6 +158,17 @@ def test_an_opensearch_answer_quoting_the_credentials_is_neither_printed_nor_kep
     assert_clean(shown(capfd) + json.dumps(entry))
 
 
+def test_an_item_refusal_echoing_the_headers_keeps_no_credential_in_the_dead_letter(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, capfd
+) -> None:
+    echoed = f"denied by proxy: {{'Host': 'x', 'X-Amz-Security-Token': '{TOKEN}', 'Authorization': 'Basic dXNlcjpw'}}"
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "security_exception", echoed)
+    assert handler.lambda_handler(event_with(one_event("x", "1")), LocalContext())["dead_lettered"] == 1
+    (entry,) = dead_letter.entries()
+    assert "'X-Amz-Security-Token': '<redacted>'" in entry["reason"] and "dXNlcjpw" not in entry["reason"]
+    assert_clean(shown(capfd) + json.dumps(entry))
+
+
 def test_an_error_that_leaves_the_handler_holds_no_credential(forwarder_env: StandIn, capfd) -> None:
     """Lambda's runtime prints such an error itself, traceback and all."""
     forwarder_env.queue_answer(503, {"message": QUOTING}, times=10_000)  # an outage past the deadline
@@ -236,3 +247,76 @@ def test_a_quoted_session_token_never_survives_in_any_answer_text(token: str, pr
     body = json.dumps({"message": message}).encode() if as_json else message.encode()
     for text in (scrubbed(body.decode()), Response(403, body).excerpt()):
         assert token[:16] not in text
+
+
+# How a proxy or a framework echoes a request's headers back: {name} and {value} as they are quoted.
+QUOTINGS = {
+    "header line": "{name}: {value}\r\nHost: x\r\n",
+    "json": '{{"headers": {{"{name}": "{value}", "Host": "x"}}}}',
+    "json in a json string": '{{"message": "{{\\"{name}\\": \\"{value}\\"}}"}}',
+    "python dict": "{{'{name}': '{value}', 'Host': 'x'}}",
+    "python dict of lists": "{{'{name}': ['{value}'], 'Host': ['x']}}",
+    "xml": "<Headers><{name}>{value}</{name}></Headers>",
+    "html table": "<tr><th>{name}</th><td>{value}</td></tr><tr><th>Host</th><td>x</td></tr>",
+    "html definition list": "<dl><dt>{name}</dt><dd>{value}</dd><dt>Host</dt><dd>x</dd></dl>",
+    "html-escaped json": "<pre>{{&quot;{name}&quot;: &quot;{value}&quot;, &quot;Host&quot;: &quot;x&quot;}}</pre>",
+    "query string": "https://x.example.com/?{name}={value}&X-Amz-Date=20261206T000000Z",
+}
+any_case = st.sampled_from(CREDENTIAL_NAMES).flatmap(
+    lambda name: st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
+        lambda upper: "".join(char.upper() if up else char for char, up in zip(name, upper, strict=True))
+    )
+)
+
+
+@given(
+    name=any_case,
+    quoting=st.sampled_from(sorted(QUOTINGS)),
+    scheme=st.sampled_from(["", "Basic ", "Bearer ", "AWS4-HMAC-SHA256 Credential="]),
+    secret=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_.", min_size=16),
+    preamble=st.text(max_size=80),
+)
+def test_a_credential_header_is_redacted_in_any_quoting_by_its_name(
+    name: str, quoting: str, scheme: str, secret: str, preamble: str
+) -> None:
+    assume(secret[:16] not in preamble)
+    echoed = preamble + "\n" + QUOTINGS[quoting].format(name=name, value=scheme + secret)
+    for text in (scrubbed(echoed), Response(403, echoed.encode()).excerpt(), str(NotDeliveredError(echoed))):
+        assert secret[:16] not in text, text
+        assert "<redacted>" in text
+
+
+@pytest.mark.parametrize("prose", ["no Authorization header was sent", "The request signature we calculated"])
+def test_a_credential_name_in_prose_is_left_as_it_is(prose: str) -> None:
+    assert scrubbed(prose) == prose
+
+
+def test_a_secret_pasted_in_place_of_its_arn_is_not_echoed() -> None:
+    from forwarder.errors import ConfigError
+    from forwarder.settings import Settings
+
+    pasted = '{"username": "forwarder", "password": "Tr0ub4dor&3-NotPrinted"}'
+    with pytest.raises(ConfigError, match="OPENSEARCH_SECRET_ARN is not accepted") as refused:
+        Settings.from_env(
+            {"OPENSEARCH_ENDPOINT": "https://x.example.com", "AWS_REGION": "us-east-1", "OPENSEARCH_SECRET_ARN": pasted}
+        )
+    assert "Tr0ub4dor" not in str(refused.value) and "forwarder" not in str(refused.value)
+    assert "the secret's JSON itself" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://search-x.us-east-1.es.amazonaws.com/?X-Amz-Security-Token=IQoJNotPrinted",
+        "https://search-x.us-east-1.es.amazonaws.com/_bulk?token=IQoJNotPrinted#frag",
+        "127.0.0.1:9250?token=IQoJNotPrinted",
+        "http://10.0.0.1:9200/?token=IQoJNotPrinted",
+    ],
+)
+def test_an_endpoints_query_string_is_not_echoed(endpoint: str) -> None:
+    from forwarder.errors import ConfigError
+    from forwarder.settings import Settings
+
+    with pytest.raises(ConfigError, match="OPENSEARCH_ENDPOINT") as refused:
+        Settings.from_env({"OPENSEARCH_ENDPOINT": endpoint})
+    assert "IQoJNotPrinted" not in str(refused.value), str(refused.value)

@@ -122,6 +122,11 @@ class Settings:
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _without_query(value: str) -> str:
+    shown = value.split("?", 1)[0].split("#", 1)[0]
+    return shown if shown == value else f"{shown}?<query not shown>"
+
+
 def _hostname(authority: str) -> str | None:
     try:
         return urlsplit("//" + authority).hostname
@@ -132,12 +137,13 @@ def _hostname(authority: str) -> str | None:
 def parse_endpoint(value: str) -> str:
     """Accept `https://host`, `http://127.0.0.1:9200` or a bare domain host (as the blueprint had)."""
     raw = value.strip().rstrip("/")
+    value = _without_query(value)  # what refusals echo: a query string may hold a token
     if "://" not in raw:
         if _hostname(raw) in _LOOPBACK:
             # A copied host:port: a local node is http, a tunnel https; a guess cost a minute of TLS retries.
             raise ConfigError(
-                f"OPENSEARCH_ENDPOINT={value!r} has no scheme: give http://{raw} for a local node "
-                f"or https://{raw} for a tunnel to a domain"
+                f"OPENSEARCH_ENDPOINT={value!r} has no scheme: give http://{_without_query(raw)} for a local node "
+                f"or https://{_without_query(raw)} for a tunnel to a domain"
             )
         raw = "https://" + raw
     authority = raw.split("://", 1)[1].split("/", 1)[0]
@@ -157,7 +163,7 @@ def parse_endpoint(value: str) -> str:
     if parts.path or parts.query or parts.fragment:
         raise ConfigError(
             f"OPENSEARCH_ENDPOINT={value!r} is not accepted: give the domain endpoint "
-            "without a path (the forwarder posts to /_bulk itself)"
+            "without a path or query (the forwarder posts to /_bulk itself)"
         )
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
         raise ConfigError(
@@ -211,8 +217,11 @@ def _secret_arn(env: Mapping[str, str], name: str) -> str | None:
     if not raw:
         return None
     if not raw.startswith("arn:") or ":secretsmanager:" not in raw:
+        # Not echoed: a value that is not an ARN may be the secret itself, pasted.
+        pasted = " (it looks like the secret's JSON itself)" if raw.startswith("{") else ""
         raise ConfigError(
-            f"{name}={raw!r} is not accepted: give a Secrets Manager secret ARN (arn:aws:secretsmanager:...)"
+            f"{name} is not accepted{pasted}: give the ARN of a Secrets Manager secret "
+            "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME); the value is not shown"
         )
     return raw
 

@@ -17,6 +17,7 @@ import orjson
 
 from forwarder import jsjson
 from forwarder.documents.document import Documents
+from forwarder.scrub import scrubbed
 
 # What parse_items reads of an answer, and no more (`filter_path=errors,items.*.status,items.*.error`):
 # a real node writes 25 bytes for an item where the whole answer has ~190. A whole-request error (400,
@@ -192,5 +193,5 @@ def _reason(error: dict[str, Any]) -> str:
     cause = error.get("caused_by")
     if isinstance(cause, dict) and cause.get("reason"):
         reason = f"{reason}: {cause.get('type', '')}: {cause['reason']}"
-    reason = _clean(reason)
+    reason = scrubbed(_clean(reason))  # it goes to the dead letter too, which the log's scrubbing never sees
     return reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS] + "..."
