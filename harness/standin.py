@@ -188,6 +188,10 @@ class StandIn:
             if status == 200 and expression:  # as a real node: a whole-request error is not filtered
                 answer = filter_path(answer, expression[0])
             return status, answer
+        if method in ("GET", "POST") and len(parts) == 2 and parts[1] == "_search":
+            status, answer = self._search_ids(parts[0], body)
+            expression = parse_qs(url.query).get("filter_path")
+            return status, filter_path(answer, expression[0]) if status == 200 and expression else answer
         if parts[:2] == ["_plugins", "_ism"] or parts[:1] == ["_index_template"]:
             return self._ism_or_template(method, parts, url.query, body)
         if method == "GET" and not parts:
@@ -200,6 +204,24 @@ class StandIn:
                 return 404, {"_index": parts[0], "_id": parts[2], "found": False}
             return 200, {"_index": parts[0], "_id": parts[2], "found": True, **doc}
         return 400, _error(400, "illegal_argument_exception", f"no handler for {method} {path}")
+
+    def _search_ids(self, patterns: str, body: bytes) -> tuple[int, Any]:
+        """An `ids` query over the indices `patterns` match (comma-separated, with *), as a real node answers it."""
+        try:
+            request = json.loads(body)
+            wanted = set(request["query"]["ids"]["values"])
+            size = int(request.get("size", 10))
+        except (ValueError, KeyError, TypeError):
+            return 400, _error(400, "parsing_exception", "the stand-in answers an ids query only")
+        with self._lock:
+            hits = [
+                {"_index": index, "_id": doc_id, "_score": 1.0}
+                for index, docs in sorted(self.indices.items())
+                if any(fnmatch.fnmatchcase(index, pattern) for pattern in patterns.split(","))
+                for doc_id in docs
+                if doc_id in wanted
+            ]
+        return 200, {"took": 1, "timed_out": False, "hits": {"total": {"value": len(hits)}, "hits": hits[:size]}}
 
     def _ism_or_template(self, method: str, parts: list[str], query: str, body: bytes) -> tuple[int, Any]:
         """ISM policies (with OpenSearch's optimistic concurrency), change_policy, and index templates."""

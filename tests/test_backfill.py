@@ -16,7 +16,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from harness.standin import StandIn
+from harness.standin import Fault, StandIn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forwarder import handler
 from forwarder.tools import backfill, cli
@@ -85,13 +87,101 @@ def test_backfill_overlapping_live_forwarding_indexes_every_event_exactly_once(
 
     assert cli.main(backfill_args(tmp_path)) == 0
     report = json.loads(capfd.readouterr().out)
-    assert (report["events"], report["indexed"], report["failed"], report["dead_lettered"]) == (200, 200, 0, 0)
+    counts = ("events", "indexed", "already_indexed", "failed", "dead_lettered")
+    assert tuple(map(report.get, counts)) == (200, 150, 50, 0, 0)
     stored = forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")
     assert set(stored) == {e["eventId"] for e in events}, "every event once, by its CloudWatch id"
-    # 250 documents were indexed (50 live, then all 200), and 200 are there: the 50 overwrote themselves.
-    assert (
-        stored[live[0]["eventId"]]["@log_stream"] == "pod-a" and stored[live[0]["eventId"]]["@owner"] == "123456789012"
+    assert stored[live[0]["eventId"]]["@log_stream"] == "s-1", "the live document, left as live forwarding made it"
+    backfilled = next(e["eventId"] for e in events if e["logStreamName"] == "pod-b")
+    assert stored[backfilled]["@log_stream"] == "pod-b" and stored[backfilled]["@owner"] == "123456789012"
+
+
+def live_through_a_filter_pattern(forwarder_env: StandIn, logs: Any) -> list[dict[str, Any]]:
+    """Three events put in CloudWatch, delivered live as a filter pattern and emitSystemFields make them."""
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="pod-a")
+    lines = [f"10.0.0.{n} tenant-{n} GET /orders 200" for n in range(3)]
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="pod-a",
+        logEvents=[{"timestamp": START_MS + n, "message": line} for n, line in enumerate(lines)],
     )
+    events = all_events(logs, GROUP)
+    live = [
+        {
+            "id": e["eventId"],
+            "timestamp": e["timestamp"],
+            "message": e["message"],
+            "extractedFields": {
+                "ip": e["message"].split()[0],
+                "tenant": e["message"].split()[1],
+                "@aws.account": "123456789012",
+                "@aws.region": "us-east-1",
+            },
+        }
+        for e in events
+    ]
+    assert handler.lambda_handler(event_with(*live), LocalContext())["indexed"] == 3
+    return events
+
+
+def test_backfill_leaves_live_documents_and_their_extracted_fields_as_they_are(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path: Path, capfd
+) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    events = live_through_a_filter_pattern(forwarder_env, logs)
+    before = forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")
+    capfd.readouterr()
+    assert cli.main(backfill_args(tmp_path)) == 0
+    report = json.loads(capfd.readouterr().out)
+    assert (report["events"], report["indexed"], report["already_indexed"]) == (3, 0, 3)
+    after = forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")
+    assert after == before and after[events[0]["eventId"]]["tenant"] == "tenant-0", "the live fields are kept"
+    assert after[events[0]["eventId"]]["@aws.region"] == "us-east-1"
+
+
+def test_backfill_through_a_pattern_on_an_extracted_field_writes_no_second_copy(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path: Path, monkeypatch, capfd
+) -> None:
+    monkeypatch.setenv("INDEX_PATTERN", "{prefix}-{field.tenant}-{date}")
+    handler.reset_runtime()
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    live_through_a_filter_pattern(forwarder_env, logs)
+    capfd.readouterr()
+    assert cli.main(backfill_args(tmp_path)) == 0
+    assert json.loads(capfd.readouterr().out)["already_indexed"] == 3
+    assert sorted(forwarder_env.indices) == [f"mydata-tenant-{n}-{DAY}" for n in range(3)], "no ...-unknown-..."
+
+
+def test_the_create_op_leaves_a_document_that_appeared_after_the_check(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket
+) -> None:
+    from forwarder import pipeline
+    from forwarder.delivery import bulk, send
+    from forwarder.sources.decode import Payload
+
+    live = {"id": "e-1", "timestamp": START_MS, "message": "live", "extractedFields": {"tenant": "t"}}
+    assert handler.lambda_handler(event_with(live), LocalContext())["indexed"] == 1
+    read_back = {"id": "e-1", "timestamp": START_MS, "message": "live"}
+    payload = Payload("DATA_MESSAGE", "123456789012", GROUP, "s-1", [], [read_back, {**read_back, "id": "e-2"}])  # type: ignore[list-item]
+    run = handler.runtime()
+    report = pipeline.forward_payload(payload, run, send.Deadline(5), op=bulk.CREATE)
+    assert isinstance(report, pipeline.Report)
+    assert (report.indexed, report.already_indexed, report.status) == (1, 1, "ok")
+    assert forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")["e-1"]["tenant"] == "t", "not overwritten"
+
+
+def test_without_read_rights_backfill_says_which_permission_before_writing(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path: Path, capfd
+) -> None:
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 5})
+    forwarder_env.request_fault = lambda path: Fault(status=403) if path.endswith("_search") else None
+    assert cli.main(backfill_args(tmp_path)) == 1
+    err = capfd.readouterr().err
+    (line,) = [line for line in err.splitlines() if "BackfillError" in line]
+    assert "needs indices:data/read/search on mydata-*" in line, err
+    assert forwarder_env.count() == 0
 
 
 def test_a_backfill_killed_mid_way_goes_on_from_its_checkpoint_and_ends_exactly_once(
@@ -314,3 +404,58 @@ def test_an_expired_page_token_in_the_checkpoint_reads_its_window_again(forwarde
     with stub:
         report = backfill.run(job, checkpoint, handler.runtime(), logs, owners={GROUP: "123456789012"})
     assert report.indexed == 1 and set(forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")) == {"e-1"}
+
+
+class OnePage:
+    """FilterLogEvents answering one page: the property below is about what is sent, not about reading."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+    def filter_log_events(self, **request: Any) -> dict[str, Any]:
+        return {"events": self.events}
+
+
+@pytest.mark.parametrize("pattern", ["", "{prefix}-{field.tenant}-{date}"], ids=["default", "on-an-extracted-field"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    live=st.lists(st.booleans(), min_size=1, max_size=12),
+    fields=st.lists(st.sampled_from([None, "a", "b"]), min_size=12, max_size=12),
+    repeated=st.integers(0, 3),
+)
+def test_backfill_never_overwrites_or_doubles_whatever_live_forwarding_sent(
+    forwarder_env: StandIn, monkeypatch, pattern: str, live: list[bool], fields: list[str | None], repeated: int
+) -> None:
+    monkeypatch.setenv("INDEX_PATTERN", pattern)
+    handler.reset_runtime()
+    forwarder_env.indices.clear()
+    events = [
+        {"eventId": f"e-{n}", "logStreamName": "pod-a", "timestamp": START_MS + n, "message": f"line {n}"}
+        for n in range(len(live))
+    ]
+    delivered = [
+        {"id": e["eventId"], "timestamp": e["timestamp"], "message": e["message"]}
+        | ({"extractedFields": {"tenant": tenant}} if tenant else {})
+        for e, sent, tenant in zip(events, live, fields, strict=False)
+        if sent
+    ]
+    if delivered:
+        handler.lambda_handler(event_with(*delivered), LocalContext())
+    before = {doc_id: (index, doc) for index, docs in forwarder_env.indices.items() for doc_id, doc in docs.items()}
+    page = OnePage(events + events[:repeated])  # an event read twice is sent and counted once
+    job = backfill.Job((GROUP,), START_MS, START_MS + HOUR_MS)
+    checkpoint = backfill.Checkpoint("never-saved.json", job.as_dict(), {})
+    monkeypatch.setattr(backfill.Checkpoint, "save", lambda self: None)
+    report = backfill.run(job, checkpoint, handler.runtime(), page, owners={GROUP: "123456789012"})
+    after: dict[str, list[tuple[str, Any]]] = {}
+    for index, docs in forwarder_env.indices.items():
+        for doc_id, doc in docs.items():
+            after.setdefault(doc_id, []).append((index, doc))
+    assert sorted(after) == sorted(e["eventId"] for e in events), "every event, none lost"
+    assert all(len(copies) == 1 for copies in after.values()), "no id under two indices"
+    assert all(after[doc_id] == [kept] for doc_id, kept in before.items()), "a live document was overwritten"
+    assert (report.events, report.indexed, report.already_indexed) == (
+        len(events),
+        len(events) - len(before),
+        len(before),
+    )

@@ -236,3 +236,22 @@ def test_a_local_run_needs_no_aws_credentials_and_says_it_does_not_sign(
         "needs none; a domain, even through a tunnel, needs https:// and credentials)\n"
     )
     assert json.loads(done.stdout)["indexed"] == 5 == real_opensearch.count()
+
+
+def test_backfills_id_check_and_create_op_on_the_node(real_opensearch: RealOpenSearch) -> None:
+    """What the stand-in answers for backfill, checked here: the ids query over the prefix, and create's 409."""
+    from forwarder import pipeline
+    from forwarder.delivery import bulk
+    from forwarder.sources.decode import Payload
+    from forwarder.tools import backfill
+
+    live = {"id": "e-1", "timestamp": TS, "message": "live", "extractedFields": {"tenant": "t"}}
+    assert deliver(live)["indexed"] == 1
+    run = handler.runtime()
+    real_opensearch.refreshed()  # a search sees what was refreshed: what comes later, create refuses
+    assert backfill.already_indexed(run, ["e-1", "e-2"]) == {"e-1"}
+    read_back = {"id": "e-1", "timestamp": TS, "message": "live"}
+    payload = Payload("DATA_MESSAGE", "123456789012", GROUP, "s-1", [], [read_back, {**read_back, "id": "e-2"}])  # type: ignore[list-item]
+    report = pipeline.forward_payload(payload, run, Deadline(30), op=bulk.CREATE)
+    assert isinstance(report, pipeline.Report) and (report.indexed, report.already_indexed) == (1, 1)
+    assert real_opensearch.sources()["e-1"]["tenant"] == "t", "the node kept the live document"

@@ -17,7 +17,7 @@ from typing import Any
 
 from forwarder import jsjson
 from forwarder import metrics as emf
-from forwarder.delivery import send
+from forwarder.delivery import bulk, send
 from forwarder.delivery.deadletter import DeadLetterStore
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import collector, transform
@@ -56,7 +56,7 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Report:
-    """Where the events went: excluded + indexed + fallback + dead_lettered + failed == events."""
+    """Where the events went: excluded + indexed + fallback + already_indexed + dead_lettered + failed == events."""
 
     log_group: str
     events: int  # in the payload
@@ -67,6 +67,7 @@ class Report:
     failed: int  # none of the above: the invocation fails and Lambda retries the event
     retried: int  # documents re-sent after a transient failure, whatever their end
     requests: int
+    already_indexed: int = 0  # backfill's `create` op: the _id was there already, left as it was
 
     @property
     def status(self) -> str:
@@ -76,7 +77,7 @@ class Report:
             return "failed"
         if not self.dead_lettered:
             return "ok"
-        return "partial" if self.indexed + self.fallback else "dead_lettered"
+        return "partial" if self.indexed + self.fallback + self.already_indexed else "dead_lettered"
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, **asdict(self)}
@@ -144,24 +145,22 @@ def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
     return _deliver(prepared, run, deadline)
 
 
-def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadline) -> Result:
-    """A payload made from an API's answer (backfill), not decoded from a subscription: the rest as `forward`.
-
-    Raises PayloadError when an event is not a log event.
-    """
+def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadline, op: str = bulk.INDEX) -> Result:
+    """A payload made from an API's answer (backfill, with `op=bulk.CREATE`), not decoded from a subscription:
+    the rest as `forward`."""
     with collector.paused():
         prepared = prepare_payload(payload, run.settings)
-    return _deliver(prepared, run, deadline)
+    return _deliver(prepared, run, deadline, op)
 
 
-def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline) -> Result:
+def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline, op: str = bulk.INDEX) -> Result:
     payload = prepared.payload
     if payload.is_control:
         emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return ControlMessage(payload.log_group)
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
-    outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline)
+    outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline, op)
     return settle(outcome, prepared, run, deadline.dead_letter_time())
 
 
@@ -200,6 +199,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         len(failed) + not_kept,
         outcome.retried,
         outcome.requests,
+        outcome.already_indexed,
     )
     emf.count(
         run.settings.index_prefix,
@@ -212,6 +212,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         DeadLettered=report.dead_lettered,
         Failed=report.failed,
         Retried=report.retried,
+        **({"AlreadyIndexed": report.already_indexed} if report.already_indexed else {}),
     )
     emf.record_requests(payload.size, outcome.latencies_ms)
     details: dict[str, Any] = {"report": report.as_dict()}

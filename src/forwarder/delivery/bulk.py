@@ -36,6 +36,8 @@ _HEAD_BYTES = 100  # where OpenSearch writes "errors", after "took" (and "ingest
 # with the same _id overwrites; without one, the dead letter decides).
 BAD_ANSWER = "bad_answer"
 BAD_ANSWER_STATUS = 502
+INDEX, CREATE = "index", "create"  # the action: overwrite by _id (live forwarding), or never overwrite (backfill)
+ALREADY_THERE = (409, "version_conflict_engine_exception")  # a `create` item's answer for an _id that exists
 
 
 @dataclass(frozen=True)
@@ -67,37 +69,38 @@ def spans(sizes: Sequence[int], max_bytes: int, max_docs: int) -> Iterator[tuple
         start = stop
 
 
-def lines(documents: Documents, with_id: bool) -> list[bytes]:
+def lines(documents: Documents, with_id: bool, op: str = INDEX) -> list[bytes]:
     """Each document's action line and source line, each ending in \\n: what a `_bulk` body holds.
 
     `_id` is the CloudWatch event id, so a re-sent event overwrites itself, never
     duplicates; Serverless time-series collections refuse an `_id`, hence `with_id=False`.
+    `op=CREATE` (backfill) never overwrites: a document already there is refused with a 409.
     """
-    return list(map(b"".join, zip(*_line_parts(documents, with_id), strict=True)))
+    return list(map(b"".join, zip(*_line_parts(documents, with_id, op), strict=True)))
 
 
-def line(index_name: str, doc_id: str, source: bytes, with_id: bool) -> bytes:
+def line(index_name: str, doc_id: str, source: bytes, with_id: bool, op: str = INDEX) -> bytes:
     """One document's two lines, as `lines` writes them."""
-    return lines(Documents([index_name], [doc_id], [source]), with_id)[0]
+    return lines(Documents([index_name], [doc_id], [source]), with_id, op)[0]
 
 
-def ndjson(documents: Documents, with_id: bool = True) -> bytes:
+def ndjson(documents: Documents, with_id: bool = True, op: str = INDEX) -> bytes:
     """One `_bulk` body for all `documents`, `b"".join(lines(documents, with_id))` made in one join.
 
     No tuple and no bytes per document: delivery sends a payload that fits in one request as this.
     """
-    columns = _line_parts(documents, with_id)
+    columns = _line_parts(documents, with_id, op)
     parts: list[bytes] = [b""] * (len(columns) * len(documents))
     for number, column in enumerate(columns):
         parts[number :: len(columns)] = column
     return b"".join(parts)
 
 
-def least_size(documents: Documents, with_id: bool) -> int:
+def least_size(documents: Documents, with_id: bool, op: str = INDEX) -> int:
     """A lower bound of `len(ndjson(documents, with_id))`, found without joining it (exact for ASCII ids)."""
     if not documents:
         return 0
-    shortest = min(len(_action_start(index, with_id)) for index in set(documents.index_names))
+    shortest = min(len(_action_start(index, with_id, op)) for index in set(documents.index_names))
     if not with_id:
         return sum(map(len, documents.sources)) + (shortest + 1) * len(documents)
     id_quotes = 2  # a JSON string is at least its characters and its two quotes
@@ -105,13 +108,13 @@ def least_size(documents: Documents, with_id: bool) -> int:
     return sum(map(len, documents.sources)) + sum(map(len, documents.ids)) + each * len(documents)
 
 
-def _line_parts(documents: Documents, with_id: bool) -> list[list[bytes]]:
+def _line_parts(documents: Documents, with_id: bool, op: str) -> list[list[bytes]]:
     """Columns whose items, joined across, are each document's two lines."""
     count, names = len(documents), documents.index_names
     if count and names.count(names[0]) == count:  # one index (one day), as nearly every payload
-        actions = [_action_start(names[0], with_id)] * count
+        actions = [_action_start(names[0], with_id, op)] * count
     else:
-        starts = {index: _action_start(index, with_id) for index in set(names)}
+        starts = {index: _action_start(index, with_id, op) for index in set(names)}
         actions = list(map(starts.__getitem__, names))
     if not with_id:
         return [actions, documents.sources, [b"\n"] * count]
@@ -123,14 +126,14 @@ def _line_parts(documents: Documents, with_id: bool) -> list[list[bytes]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _action_start(index_name: str, with_id: bool) -> bytes:
+def _action_start(index_name: str, with_id: bool, op: str) -> bytes:
     """The action line up to the `_id`'s JSON, which _ID_END follows; without `_id`, the whole line.
 
     No `_type`: OpenSearch 2.x and Elasticsearch 8 reject it.
     """
     if not with_id:
-        return b'{"index":{"_index":%b}}\n' % orjson.dumps(index_name)
-    return b'{"index":{"_index":%b,"_id":' % orjson.dumps(index_name)
+        return b'{"%b":{"_index":%b}}\n' % (op.encode(), orjson.dumps(index_name))
+    return b'{"%b":{"_index":%b,"_id":' % (op.encode(), orjson.dumps(index_name))
 
 
 def parse_items(body: bytes, sent: int) -> list[ItemResult]:

@@ -93,10 +93,11 @@ class Undelivered:
 
 @dataclass
 class Outcome:
-    """Where every document ended: indexed + fallback + len(dead) + len(pending) == documents."""
+    """Where every document ended: indexed + fallback + already_indexed + len(dead) + len(pending) == documents."""
 
     indexed: int = 0  # as made
     fallback: int = 0  # in its safe form
+    already_indexed: int = 0  # the `create` op only (backfill): a document with its _id was there already
     retried: int = 0  # documents sent again after a transient failure (whatever their end)
     requests: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # of each _bulk request that was answered
@@ -152,7 +153,7 @@ class _FirstRequest:
         """Joined as it is sent, so that no earlier request's body is held meanwhile."""
         return self.whole if self.lines is None else b"".join(self.lines)
 
-    def works(self, attempts: int, with_id: bool, among: list[int] | None = None) -> list[_Work]:
+    def works(self, attempts: int, with_id: bool, op: str, among: list[int] | None = None) -> list[_Work]:
         """The bookkeeping of each document (or of those `among` the request's positions), made only once an
         answer (or the deadline) needs it."""
         documents, start = self.documents, self.start
@@ -161,7 +162,7 @@ class _FirstRequest:
         if self.lines is not None:
             lines = list(map(self.lines.__getitem__, among))
         else:
-            lines = bulk.lines(documents.at(positions), with_id)
+            lines = bulk.lines(documents.at(positions), with_id, op)
         return list(map(_Work, repeat(documents), positions, lines, repeat(attempts)))
 
 
@@ -190,7 +191,9 @@ class Delivery:
         deadline: Deadline,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
+        op: str = bulk.INDEX,
     ) -> None:
+        self._op = op
         self._sink = sink
         self._settings = settings
         self._deadline = deadline
@@ -241,14 +244,15 @@ class Delivery:
         """Each first request: nearly every payload fits in one, joined whole."""
         if not documents:
             return
-        settings, with_id = self._settings, self._settings.sends_ids
+        settings, with_id, op = self._settings, self._settings.sends_ids, self._op
         # Joined whole only where it may fit: a body joined for nothing raised the peak RSS at 10,000 events by 7 MB.
-        if len(documents) <= settings.bulk_max_docs and bulk.least_size(documents, with_id) <= settings.bulk_max_bytes:
-            whole = bulk.ndjson(documents, with_id)
+        fits = len(documents) <= settings.bulk_max_docs
+        if fits and bulk.least_size(documents, with_id, op) <= settings.bulk_max_bytes:
+            whole = bulk.ndjson(documents, with_id, op)
             if len(whole) <= settings.bulk_max_bytes:
                 yield _FirstRequest(documents, 0, len(documents), None, whole)
                 return
-        lines = bulk.lines(documents, with_id)
+        lines = bulk.lines(documents, with_id, op)
         for start, stop in self._spans(list(map(len, lines))):
             yield _FirstRequest(documents, start, stop, lines[start:stop])
 
@@ -273,24 +277,24 @@ class Delivery:
         realistic mix (bench/second_versions.py, 2026-12-03).
         """
         if self._deadline.expired():
-            self._out_of_time(request.works(0, self._settings.sends_ids))
+            self._out_of_time(request.works(0, self._settings.sends_ids, self._op))
             return
         sent = request.stop - request.start
         answer = self._request(request.body(), sent)
-        with_id = self._settings.sends_ids
+        with_id, op = self._settings.sends_ids, self._op
         if isinstance(answer, Response) and 200 <= answer.status < 300:
             if bulk.all_succeeded(answer.body, sent):
                 self.outcome.indexed += sent
                 return
             results, problem = _items_of(answer.body, sent)
             if results is None:
-                self._bad_answer(request.works(1, with_id), problem)
+                self._bad_answer(request.works(1, with_id, op), problem)
                 return
             refused = [position for position, result in enumerate(results) if not result.ok]
             self.outcome.indexed += sent - len(refused)  # only the documents refused need bookkeeping
-            self._settle_items(request.works(1, with_id, refused), list(map(results.__getitem__, refused)))
+            self._settle_items(request.works(1, with_id, op, refused), list(map(results.__getitem__, refused)))
             return
-        self._answered(request.works(1, with_id), answer)
+        self._answered(request.works(1, with_id, op), answer)
 
     def _send(self, chunk: list[_Work]) -> None:
         if self._deadline.expired():
@@ -348,6 +352,12 @@ class Delivery:
                     self.outcome.indexed += 1
                 else:
                     self.outcome.fallback += 1
+            elif self._op == bulk.CREATE and (result.status, result.error_type) == bulk.ALREADY_THERE:
+                if item.answer_lost:  # our own earlier, unanswered attempt got through
+                    self.outcome.fallback += item.fallback_reason is not None
+                    self.outcome.indexed += item.fallback_reason is None
+                else:
+                    self.outcome.already_indexed += 1
             elif result.error_type == bulk.BAD_ANSWER:  # indexed or not, the answer does not say
                 self._transient([item], result.status, result.error_type, result.reason, maybe_processed=True)
             elif result.status in RETRYABLE_ITEM:
@@ -355,7 +365,7 @@ class Delivery:
             elif item.fallback_reason is None and fallback.is_content_rejection(result.error_type, result.reason):
                 item.fallback_reason = f"{result.error_type}: {result.reason}"
                 safe = fallback.safe_form(item.document, item.fallback_reason)
-                item.lines = bulk.line(*safe, with_id=self._settings.sends_ids)
+                item.lines = bulk.line(*safe, with_id=self._settings.sends_ids, op=self._op)
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
                 self._dead(item.failed(result.status, result.error_type, result.reason))
@@ -392,6 +402,8 @@ class Delivery:
         self.outcome.dead.append(item.undelivered(note))
 
 
-def deliver(documents: Documents, sink: OpenSearchSink, settings: Settings, deadline: Deadline) -> Outcome:
-    """Deliver `documents`; see Outcome for where each one ends."""
-    return Delivery(sink, settings, deadline).run(documents)
+def deliver(
+    documents: Documents, sink: OpenSearchSink, settings: Settings, deadline: Deadline, op: str = bulk.INDEX
+) -> Outcome:
+    """Deliver `documents` with the `_bulk` action `op`; see Outcome for where each one ends."""
+    return Delivery(sink, settings, deadline, op=op).run(documents)

@@ -1,13 +1,18 @@
 """Backfill: a log group's history through the Lambda's own pipeline, with the same `_id`s.
 
-FilterLogEvents returns each event with its `eventId`, the id a subscription delivers,
-so a backfilled document overwrites the one live forwarding indexed (and the other way
-round): the two never duplicate where `_id` is sent (`es`). The range is read in
-windows of a day, each page by page; each page becomes one subscription-shaped payload per
-log stream and goes through `pipeline.forward_payload`: filters, redaction, index
-pattern, safe form and dead letter all apply. After each delivered page a checkpoint
-records where to go on; a resumed run re-reads at most that page, which overwrites
-itself by `_id`.
+FilterLogEvents returns each event with its `eventId`, the id a subscription delivers.
+Backfill never overwrites or doubles what live forwarding indexed: live documents may
+carry what FilterLogEvents does not return (a filter pattern's extractedFields, the
+system fields), and an INDEX_PATTERN on such a field would name another index. So each
+page first asks OpenSearch which of its ids exist under any index of the prefix and
+leaves those out, and the rest are sent with the `create` op, which refuses (409) an
+_id that appeared meanwhile: both count as already_indexed.
+
+The range is read in windows of a day, each page by page; each page becomes one
+subscription-shaped payload per log stream and goes through `pipeline.forward_payload`:
+filters, redaction, index pattern, safe form and dead letter all apply. After each
+delivered page a checkpoint records where to go on; a resumed run re-reads at most that
+page, whose documents are then already there.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from forwarder import pipeline
+from forwarder.delivery import bulk
 from forwarder.delivery.send import Deadline
 from forwarder.errors import ForwarderError, NotDeliveredError
 from forwarder.sources.decode import Payload
@@ -72,6 +78,7 @@ class BackfillReport:
     excluded: int = 0
     indexed: int = 0
     fallback: int = 0
+    already_indexed: int = 0  # there before this page was sent (live forwarding, an earlier run): left as they were
     dead_lettered: int = 0
     failed: int = 0
     requests: int = 0
@@ -81,6 +88,7 @@ class BackfillReport:
         self.excluded += report.excluded
         self.indexed += report.indexed
         self.fallback += report.fallback
+        self.already_indexed += report.already_indexed
         self.dead_lettered += report.dead_lettered
         self.failed += report.failed
         self.requests += report.requests
@@ -197,7 +205,12 @@ def run(
             except _TokenRefused:  # expired since the checkpoint: the window again, overwriting by _id
                 position.next_token = None
                 continue
-            for payload in _payloads(events, group, owners[group]):
+            events = _distinct(events)
+            there = already_indexed(runtime, [event["eventId"] for event in events])
+            checkpoint.report.already_indexed += len(there)
+            for payload in _payloads(
+                [event for event in events if event["eventId"] not in there], group, owners[group]
+            ):
                 _deliver(payload, runtime, checkpoint.report)
             checkpoint.report.events += len(events)
             checkpoint.report.pages += 1
@@ -218,7 +231,7 @@ def run(
 def _deliver(payload: Payload, runtime: pipeline.Runtime, report: BackfillReport) -> None:
     deadline = Deadline(runtime.settings.retry_max_seconds)
     try:
-        result = pipeline.forward_payload(payload, runtime, deadline)
+        result = pipeline.forward_payload(payload, runtime, deadline, op=bulk.CREATE)
     except NotDeliveredError as err:
         if err.report:
             report.failed += err.report.get("failed", 0)
@@ -228,6 +241,37 @@ def _deliver(payload: Payload, runtime: pipeline.Runtime, report: BackfillReport
         ) from None
     if isinstance(result, pipeline.Report):
         report.add(result)
+
+
+def _distinct(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each eventId once: a page that repeats one must not count or send it twice."""
+    return list({event["eventId"]: event for event in events}.values())
+
+
+def already_indexed(runtime: pipeline.Runtime, ids: list[str]) -> set[str]:
+    """Which of `ids` are an `_id` under any index of the prefix (`indices:data/read/search` on `<prefix>-*`).
+
+    A search sees what was refreshed (1 s): what live forwarding writes later, `create` refuses.
+    """
+    if not ids or not runtime.settings.sends_ids:  # Serverless: no _id to look for (README, Backfill)
+        return set()
+    prefix = runtime.settings.index_prefix
+    query = {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": False}
+    path = f"/{prefix}-*/_search?filter_path=hits.hits._id&ignore_unavailable=true&allow_no_indices=true"
+    try:
+        answer = runtime.sink.request("POST", path, json.dumps(query).encode(), {"Content-Type": "application/json"})
+    except ForwarderError as err:
+        raise BackfillError(f"cannot ask OpenSearch which ids exist: {err}") from None
+    if answer.status != 200:
+        raise BackfillError(
+            f"cannot ask OpenSearch which ids exist (HTTP {answer.status}: {answer.excerpt()[:200]}): backfill reads "
+            f"before it writes, so it needs indices:data/read/search on {prefix}-* beside the write permissions"
+        )
+    try:
+        hits = json.loads(answer.body or b"{}").get("hits", {}).get("hits", [])
+        return {str(hit["_id"]) for hit in hits}
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise BackfillError(f"cannot read OpenSearch's answer on which ids exist ({err})") from None
 
 
 def _page(

@@ -22,6 +22,7 @@ LAST_CHARS = 160  # of a retry's last error, in one line
 _COUNTS = (
     ("indexed", "indexed"),
     ("fallback", "indexed in the safe form"),
+    ("already_indexed", "there already, left as they were"),
     ("dead_lettered", "dead-lettered"),
     ("failed", "not delivered"),
     ("excluded", "excluded by the filters"),
