@@ -372,10 +372,10 @@ def test_the_checkpoint_can_live_in_s3(forwarder_env: StandIn, dead_letter: Dead
     assert not (tmp_path / "checkpoint.json").exists()
 
 
-def test_a_relative_range_is_fixed_by_the_first_run_so_the_same_command_goes_on(
+def test_a_finished_relative_range_run_again_goes_on_from_where_it_ended_to_the_new_now(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, monkeypatch, capfd
 ) -> None:
-    """`--start -30d` means the same 30 days when the command is run again after an interruption."""
+    """As from cron: `--start -60d` run again later reads what came since, never exits 0 having skipped it."""
     logs = boto3.client("logs", region_name=forwarder_env.region)
     put_events(logs, GROUP, {"pod-a": 20}, spread_ms=HOUR_MS)
     monkeypatch.chdir(tmp_path)  # the default checkpoint goes into the current folder
@@ -383,13 +383,16 @@ def test_a_relative_range_is_fixed_by_the_first_run_so_the_same_command_goes_on(
     assert cli.main(args) == 0
     first = json.loads(capfd.readouterr().out)
     (saved,) = tmp_path.glob("backfill-*.json")
+    later = [{"timestamp": int(time.time() * 1000), "message": "after the first run"}]
+    logs.put_log_events(logGroupName=GROUP, logStreamName="pod-a", logEvents=later)
     monkeypatch.setattr(backfill, "now", lambda: datetime.now(UTC) + timedelta(hours=5))  # later, another "now"
     assert cli.main(args) == 0
     captured = capfd.readouterr()
     again = json.loads(captured.out)
     assert "going on from backfill-" in captured.err
-    assert (again["start"], again["end"], again["pages"]) == (first["start"], first["end"], first["pages"])
-    assert first["events"] == first["indexed"] == 20 and list(tmp_path.glob("backfill-*.json")) == [saved]
+    assert again["start"] == first["start"] and again["end"] > first["end"]
+    assert (first["events"], first["indexed"], again["events"], again["indexed"]) == (20, 20, 21, 21)
+    assert list(tmp_path.glob("backfill-*.json")) == [saved]
 
 
 def test_an_expired_page_token_in_the_checkpoint_reads_its_window_again(forwarder_env: StandIn, tmp_path) -> None:
@@ -459,3 +462,97 @@ def test_backfill_never_overwrites_or_doubles_whatever_live_forwarding_sent(
         len(events) - len(before),
         len(before),
     )
+
+
+def test_a_start_before_year_one_is_one_line(forwarder_env: StandIn, tmp_path, capfd) -> None:
+    assert cli.main([*backfill_args(tmp_path)[:2], "--start", "-9999999d", "--json"]) == 1
+    assert "'-9999999d' reaches before year 1" in capfd.readouterr().err
+
+
+def saved_checkpoint(tmp_path: Path, capfd) -> dict[str, Any]:
+    logs = boto3.client("logs", region_name="us-east-1")
+    put_events(logs, GROUP, {"pod-a": 3})
+    assert cli.main(backfill_args(tmp_path)) == 0
+    capfd.readouterr()
+    return json.loads((tmp_path / "checkpoint.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda saved: saved.update(positions=[1, 2]),
+        lambda saved: saved["positions"][GROUP].update(window_start_ms="0"),
+        lambda saved: saved["positions"][GROUP].update(done="yes"),
+        lambda saved: saved["job"].pop("log_groups"),
+        lambda saved: saved["report"].update(events="many"),
+    ],
+    ids=["positions-a-list", "window-start-a-string", "done-a-string", "no-log-groups", "a-count-a-string"],
+)
+def test_a_tampered_checkpoint_is_one_line_naming_it(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, capfd, tamper
+) -> None:
+    saved = saved_checkpoint(tmp_path, capfd)
+    tamper(saved)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(saved))
+    assert cli.main(backfill_args(tmp_path)) == 1
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if "BackfillError" in line]
+    assert "checkpoint.json is not a backfill checkpoint" in line
+
+
+@pytest.mark.parametrize("where", ["a-folder", "no-such-folder/checkpoint.json"])
+def test_a_checkpoint_that_cannot_be_read_or_written_is_one_line_before_anything_is_sent(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, tmp_path, capfd, where
+) -> None:
+    (tmp_path / "a-folder").mkdir()
+    logs = boto3.client("logs", region_name=forwarder_env.region)
+    put_events(logs, GROUP, {"pod-a": 1000})
+    args = [*backfill_args(tmp_path)[:-3], "--checkpoint", str(tmp_path / where), "--json"]
+    assert cli.main(args) == 1
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if "BackfillError" in line]
+    assert f"the checkpoint {tmp_path / where}" in line and forwarder_env.count() == 0
+
+
+class RefusingTokens:
+    """FilterLogEvents whose every page has a token, and which refuses every token: it must not loop forever."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def filter_log_events(self, **request: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if "nextToken" in request:
+            raise ClientError({"Error": {"Code": "InvalidParameterException", "Message": "bad token"}}, "Filter")
+        event = {"logStreamName": "pod-a", "timestamp": START_MS, "message": "m", "eventId": "e-1"}
+        return {"events": [event], "nextToken": "t"}
+
+
+def test_a_page_token_refused_on_every_call_stops_with_one_line_and_counts_once(
+    forwarder_env: StandIn, tmp_path
+) -> None:
+    logs = RefusingTokens()
+    job = backfill.Job((GROUP,), START_MS, START_MS + HOUR_MS)
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict(), {})
+    with pytest.raises(backfill.BackfillError, match="refused its page token 4 times"):
+        backfill.run(job, checkpoint, handler.runtime(), logs, owners={GROUP: "123456789012"})
+    assert logs.calls == 8 and checkpoint.report.events <= 1, "the window re-read is counted once"
+    assert forwarder_env.count() == 1
+
+
+class CountingCalls:
+    def __init__(self) -> None:
+        self.windows: list[int] = []
+
+    def filter_log_events(self, **request: Any) -> dict[str, Any]:
+        self.windows.append(request["startTime"])
+        return {"events": []}
+
+
+def test_a_range_from_1970_reads_only_from_the_groups_creation_less_14_days(forwarder_env: StandIn, tmp_path) -> None:
+    logs = CountingCalls()
+    job = backfill.Job((GROUP,), 0, START_MS + HOUR_MS)
+    checkpoint = backfill.Checkpoint(str(tmp_path / "c.json"), job.as_dict(), {})
+    created = START_MS - 86_400_000  # a day before START
+    backfill.run(job, checkpoint, handler.runtime(), logs, owners={GROUP: "1"}, created={GROUP: created})
+    assert logs.windows[0] == created - 14 * 86_400_000 and len(logs.windows) == 16

@@ -39,6 +39,7 @@ PAGE_EVENTS = 10_000  # FilterLogEvents' most per page
 # re-reads at most one page; the window bounds what is re-read if the token has expired meanwhile,
 # and costs one call when it is empty.
 WINDOW = timedelta(days=1)
+PUT_REACHES_BACK = timedelta(days=14)  # PutLogEvents takes events this much older than the call, so than the group
 _RELATIVE = re.compile(r"^-(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -58,7 +59,10 @@ def parse_time(text: str, now: datetime) -> datetime:
         return now
     relative = _RELATIVE.match(text)
     if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        except OverflowError:
+            raise BackfillError(f"{text!r} reaches before year 1: CloudWatch Logs holds nothing older") from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -102,6 +106,7 @@ class Position:
     window_start_ms: int
     next_token: str | None = None
     done: bool = False
+    window_report: dict[str, int] | None = None  # the report as this window began: a window read again counts once
 
 
 @dataclass
@@ -115,6 +120,17 @@ class Checkpoint:
     report: BackfillReport = field(default_factory=BackfillReport)
 
     def save(self) -> None:
+        """Written whole; BackfillError when it cannot be (checked before the first page is sent)."""
+        try:
+            self._write()
+        except OSError as err:
+            raise BackfillError(f"cannot write the checkpoint {self.where}: {err.strerror or err}") from None
+        except Exception as err:  # botocore's errors, imported only where S3 is used
+            if type(err).__module__.startswith("botocore"):
+                raise BackfillError(f"cannot write the checkpoint {self.where}: {err}") from None
+            raise
+
+    def _write(self) -> None:
         body = json.dumps(
             {
                 "job": self.job,
@@ -142,11 +158,14 @@ class Checkpoint:
             return cls(where, job, asked)
         try:
             saved = json.loads(body)
-            positions = {group: Position(**position) for group, position in saved["positions"].items()}
-            report = BackfillReport(**saved["report"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise BackfillError(f"{where} is not a backfill checkpoint ({err}): give another --checkpoint") from None
-        if saved.get("asked") != asked or not isinstance(saved.get("job"), dict):
+            positions = {group: _position(value) for group, value in saved["positions"].items()}
+            report = BackfillReport(**{key: int(value) for key, value in saved["report"].items()})
+            Job.from_dict(saved["job"])
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise BackfillError(
+                f"{where} is not a backfill checkpoint ({type(err).__name__}: {err}): give another --checkpoint"
+            ) from None
+        if saved.get("asked") != asked:
             raise BackfillError(
                 f"{where} is the checkpoint of another backfill ({saved.get('asked')}): give another --checkpoint, "
                 "or the same log groups, --start, --end, --prefix and --filter-pattern"
@@ -156,6 +175,33 @@ class Checkpoint:
     @property
     def started(self) -> bool:
         return bool(self.positions)
+
+    @property
+    def finished(self) -> bool:
+        return self.started and all(position.done for position in self.positions.values())
+
+    def go_on_to(self, end_ms: int) -> None:
+        """A finished range that ends at "now", run again (as from cron): from where it ended to the new end."""
+        self.job = {**self.job, "end_ms": max(end_ms, self.job["end_ms"])}
+        for position in self.positions.values():
+            position.done = position.window_start_ms >= self.job["end_ms"]
+
+
+_POSITION_KEYS = frozenset({"window_start_ms", "next_token", "done", "window_report"})
+MAX_TOKEN_REFUSALS = 3  # in one window: FilterLogEvents refusing its own fresh tokens must not loop forever
+
+
+def _position(saved: Any) -> Position:
+    """A saved position, each field of its own type: a checkpoint edited by hand is refused, not half-read."""
+    if not isinstance(saved, dict) or not {"window_start_ms", "next_token", "done"} <= set(saved) <= _POSITION_KEYS:
+        raise TypeError("a position holds window_start_ms, next_token, done and window_report")
+    start, token, done = saved["window_start_ms"], saved["next_token"], saved["done"]
+    if type(start) is not int or not (token is None or isinstance(token, str)) or type(done) is not bool:
+        raise TypeError(f"a position's types are int, string or null, bool: {saved}")
+    window_report = saved.get("window_report")
+    if window_report is not None:
+        asdict(BackfillReport(**{key: int(value) for key, value in window_report.items()}))
+    return Position(start, token, done, window_report)
 
 
 def default_checkpoint(asked: dict[str, Any]) -> str:
@@ -176,7 +222,12 @@ class Job:
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> Job:
-        return cls(**{**saved, "log_groups": tuple(saved["log_groups"])})
+        job = cls(**{**saved, "log_groups": tuple(saved["log_groups"])})
+        if not all(isinstance(group, str) and group for group in job.log_groups) or not job.log_groups:
+            raise TypeError("log_groups is a list of log group names")
+        if type(job.start_ms) is not int or type(job.end_ms) is not int:
+            raise TypeError("start_ms and end_ms are integers")
+        return job
 
 
 Progress = Callable[[int, int], None]  # (events in this page, the window's start ms): a progress bar's update
@@ -190,6 +241,7 @@ def run(
     rate: float | None = None,
     progress: Progress = lambda events, at_ms: None,
     owners: dict[str, str] | None = None,
+    created: dict[str, int] | None = None,  # each group's creationTime (ms), where known
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BackfillReport:
@@ -197,12 +249,28 @@ def run(
     owners = owners or accounts(job, logs)
     started, sent_before = clock(), checkpoint.report.events
     for group in job.log_groups:
-        position = checkpoint.positions.setdefault(group, Position(job.start_ms))
+        # Nothing older than the group, less the 14 days PutLogEvents reaches back: 1970..2070 is not 36,500 calls.
+        oldest = (created or {}).get(group, job.start_ms) - int(PUT_REACHES_BACK.total_seconds() * 1000)
+        first_ms = max(job.start_ms, oldest)
+        position = checkpoint.positions.setdefault(group, Position(min(first_ms, job.end_ms)))
+        position.done = position.done or position.window_start_ms >= job.end_ms
+        refusals = 0
         while not position.done:
+            if position.next_token is None:
+                position.window_report = asdict(checkpoint.report)
             window_end = min(position.window_start_ms + int(WINDOW.total_seconds() * 1000), job.end_ms)
             try:
                 events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
-            except _TokenRefused:  # expired since the checkpoint: the window again, overwriting by _id
+            except _TokenRefused as refused:  # expired since the checkpoint: the window again, counted once
+                refusals += 1
+                if refusals > MAX_TOKEN_REFUSALS:
+                    raise BackfillError(
+                        f"{group}: FilterLogEvents refused its page token {refusals} times in the window from "
+                        f"{datetime.fromtimestamp(position.window_start_ms / 1000, UTC).isoformat()} ({refused}); "
+                        "the checkpoint is at that window's start: run the same command again later"
+                    ) from None
+                if position.window_report is not None:
+                    checkpoint.report = BackfillReport(**position.window_report)
                 position.next_token = None
                 continue
             events = _distinct(events)
@@ -219,6 +287,7 @@ def run(
             else:
                 position.window_start_ms, position.next_token = window_end, None
                 position.done = window_end >= job.end_ms
+                refusals = 0
             checkpoint.save()
             progress(len(events), position.window_start_ms)
             if rate:  # at most `rate` events a second, on average since this run began
@@ -312,17 +381,28 @@ def _payloads(events: list[dict[str, Any]], group: str, owner: str) -> Iterator[
 
 def accounts(job: Job, logs: Any) -> dict[str, str]:
     """Each log group's account: every group is checked (it exists, it may be read) before anything is sent."""
-    return {group: _owner(logs, group) for group in job.log_groups}
+    return {group: owner for group, (owner, _) in describe(job, logs).items()}
 
 
-def _owner(logs: Any, group: str) -> str:
-    """The account the group is in (its ARN), which a subscription payload names as `owner`; the group must exist."""
+def describe(job: Job, logs: Any) -> dict[str, tuple[str, int]]:
+    """Each log group's account and creationTime (ms); every group must exist and be readable."""
+    return {group: _describe(logs, group) for group in job.log_groups}
+
+
+def _describe(logs: Any, group: str) -> tuple[str, int]:
+    """The account the group is in (its ARN, which a subscription payload names as `owner`) and when it was made."""
     answer = _call(lambda: logs.describe_log_groups(logGroupNamePrefix=group, limit=50), f"describe {group}")
     for found in answer.get("logGroups", []):
         if found.get("logGroupName") == group:
             arn = str(found.get("arn", ""))
-            return arn.split(":")[4] if arn.count(":") >= 5 else ""
+            created = found.get("creationTime")
+            return (arn.split(":")[4] if arn.count(":") >= 5 else ""), created if isinstance(created, int) else 0
     raise BackfillError(f"log group {group!r} does not exist in this account and Region: check its name")
+
+
+def is_relative(text: str) -> bool:
+    """Whether a --start/--end means a time relative to each run's now."""
+    return text.strip() == "now" or bool(_RELATIVE.match(text.strip()))
 
 
 def _call[T](call: Callable[[], T], what: str) -> T:
@@ -376,7 +456,10 @@ def _s3_place(where: str) -> tuple[str, str]:
 def _read(where: str) -> bytes | None:
     if not where.startswith("s3://"):
         path = Path(where)
-        return path.read_bytes() if path.exists() else None
+        try:
+            return path.read_bytes() if path.exists() else None
+        except OSError as err:  # a folder, no permission
+            raise BackfillError(f"cannot read the checkpoint {where}: {err.strerror or err}") from None
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = _s3_place(where)

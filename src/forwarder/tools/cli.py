@@ -351,7 +351,7 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     from forwarder.tools import backfill
 
     current = backfill.now()
-    start, end = backfill.parse_time(args.start, current), backfill.parse_time(args.end, current)
+    start, end = backfill.parse_time(args.start, current), min(backfill.parse_time(args.end, current), current)
     if end < start:
         raise ForwarderError(f"--end {end.isoformat()} is before --start {start.isoformat()}: swap them")
     if end == start:
@@ -379,13 +379,18 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     }
     where = args.checkpoint or backfill.default_checkpoint(asked)
     checkpoint = backfill.Checkpoint.load(where, job.as_dict(), asked)
+    if checkpoint.finished and backfill.is_relative(args.end):  # run again, as from cron: up to the new now
+        checkpoint.go_on_to(backfill.epoch_ms(end))
     job = backfill.Job.from_dict(checkpoint.job)  # on a resume, the range the first run resolved
     if checkpoint.started and mode != console.QUIET:
         print(f"forwarder: going on from {where}", file=sys.stderr)
     first = backfill.logs_client(run.settings.region, attempts=1)
     if mode != console.QUIET:
         print(f"forwarder: connecting to CloudWatch Logs at {first.meta.endpoint_url}", file=sys.stderr)
-    owners = backfill.accounts(job, first)  # unreachable, a wrong name or a missing permission, before the bar
+    described = backfill.describe(job, first)  # unreachable, a wrong name or a missing permission, before the bar
+    owners = {group: owner for group, (owner, _) in described.items()}
+    created = {group: creation for group, (_, creation) in described.items()}
+    checkpoint.save()  # an unwritable checkpoint is one line now, not after the first page is sent
     logs = backfill.logs_client(run.settings.region)
     bar = tqdm(desc="backfill", unit="ev", disable=mode == console.QUIET, initial=checkpoint.report.events)
 
@@ -395,7 +400,7 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
 
     try:
         with _metrics_lines(verbose):
-            report = backfill.run(job, checkpoint, run, logs, args.rate, progress, owners=owners)
+            report = backfill.run(job, checkpoint, run, logs, args.rate, progress, owners=owners, created=created)
             flush_metrics()
     finally:
         bar.close()
