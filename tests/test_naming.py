@@ -8,7 +8,7 @@ import json
 import pytest
 from harness import payload_gen
 from harness.standin import StandIn
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forwarder import handler
@@ -258,3 +258,70 @@ def test_the_bootstrap_refuses_an_unknown_date_format() -> None:
 
     with pytest.raises(BootstrapError, match="IndexDateFormat='hourly'"):
         Config.from_properties({"IndexPrefix": "mydata", "RetentionDays": "30", "IndexDateFormat": "hourly"})
+
+
+BY_TENANT = "{prefix}-{field.tenant}-{date}"
+
+
+def tenants_payload(tenants: list[str], start: int = 0) -> dict:
+    events = [
+        {"id": f"e-{start + n}", "timestamp": NOV_22, "message": json.dumps({"tenant": tenant})}
+        for n, tenant in enumerate(tenants)
+    ]
+    return event_with(*events, group=CLUSTER_GROUP)
+
+
+def stored_once(standin: StandIn) -> dict[str, tuple[str, dict]]:
+    found: dict[str, tuple[str, dict]] = {}
+    for index, docs in standin.indices.items():
+        for doc_id, doc in docs.items():
+            assert doc_id not in found, f"{doc_id} in two indices"
+            found[doc_id] = (index, doc["_source"])
+    return found
+
+
+def test_a_thousand_field_values_in_one_payload_make_twenty_indices_and_an_overflow(
+    forwarder_env: StandIn, monkeypatch, capfd
+) -> None:
+    monkeypatch.setenv("INDEX_PATTERN", BY_TENANT)
+    handler.reset_runtime()
+    tenants = ["busy"] * 50 + [f"t{n}" for n in range(999)]
+    report = handler.lambda_handler(tenants_payload(tenants), LocalContext())
+    assert report["indexed"] == len(tenants) and report["failed"] == 0
+    assert len(forwarder_env.indices) == 21 and "mydata-busy-2026.11.22" in forwarder_env.indices, "most used kept"
+    stored = stored_once(forwarder_env)
+    overflowed = [source for index, source in stored.values() if index == "mydata-overflow-2026.11.22"]
+    assert len(stored) == len(tenants) and len(overflowed) == 1049 - 50 - 19
+    assert all(source["@intended_index"] == f"mydata-{source['tenant']}-2026.11.22" for source in overflowed)
+    (metrics,) = emf_lines(capfd.readouterr().out)
+    assert single(metrics["IndexOverflow"]) == len(overflowed)
+
+
+def test_an_environment_keeps_its_daily_bound_across_payloads_and_reuses_the_names_it_has(
+    forwarder_env: StandIn, monkeypatch
+) -> None:
+    monkeypatch.setenv("INDEX_PATTERN", BY_TENANT)
+    monkeypatch.setenv("MAX_INDICES_PER_ENVIRONMENT", "30")
+    handler.reset_runtime()
+    for batch in range(3):  # 15 new tenants each: the third passes the bound of 30
+        tenants = [f"t{batch * 15 + n}" for n in range(15)] + ["t0"]
+        handler.lambda_handler(tenants_payload(tenants, start=batch * 100), LocalContext())
+    names = set(forwarder_env.indices)
+    assert len(names) == 31 and "mydata-overflow-2026.11.22" in names
+    assert "mydata-t0-2026.11.22" in names and len(forwarder_env.documents("mydata-t0-2026.11.22")) == 4
+    assert len(stored_once(forwarder_env)) == 48, "nothing lost"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tenants=st.lists(st.text(max_size=6), min_size=1, max_size=120), bound=st.integers(1, 25))
+def test_no_payload_writes_to_more_names_than_its_bound_and_none_is_lost(
+    forwarder_env: StandIn, monkeypatch, tenants: list[str], bound: int
+) -> None:
+    monkeypatch.setenv("INDEX_PATTERN", BY_TENANT)
+    monkeypatch.setenv("MAX_INDICES_PER_PAYLOAD", str(bound))
+    handler.reset_runtime()
+    forwarder_env.indices.clear()
+    forwarder_env.mappings.clear()
+    report = handler.lambda_handler(tenants_payload(tenants), LocalContext())
+    assert report["indexed"] + report["fallback"] == len(tenants)
+    assert len(forwarder_env.indices) <= bound + 1 and len(stored_once(forwarder_env)) == len(tenants)

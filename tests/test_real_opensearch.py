@@ -255,3 +255,22 @@ def test_backfills_id_check_and_create_op_on_the_node(real_opensearch: RealOpenS
     report = pipeline.forward_payload(payload, run, Deadline(30), op=bulk.CREATE)
     assert isinstance(report, pipeline.Report) and (report.indexed, report.already_indexed) == (1, 1)
     assert real_opensearch.sources()["e-1"]["tenant"] == "t", "the node kept the live document"
+
+
+def test_a_thousand_tenants_in_one_payload_make_twenty_one_indices_on_the_node(
+    real_opensearch: RealOpenSearch, monkeypatch
+) -> None:
+    """The hostile case that made 1,000 indices: bounded, every event stored once, within one request's time."""
+    monkeypatch.setenv("INDEX_PATTERN", "{prefix}-{field.tenant}-{date}")
+    handler.reset_runtime()
+    events = [one_event(json.dumps({"tenant": f"t{n}"}), f"e-{n}") for n in range(1000)]
+    report = deliver(*events)
+    assert (report["indexed"], report["failed"]) == (1000, 0)
+    indices = real_opensearch.client.cat.indices(index=f"{real_opensearch.prefix}-*", format="json")
+    assert len(indices) == 21
+    intended = f"{real_opensearch.prefix}-t999-2026.11.22"
+    found = real_opensearch.refreshed().search(
+        index=f"{real_opensearch.prefix}-overflow-*", body={"query": {"term": {"@intended_index.keyword": intended}}}
+    )["hits"]["hits"]
+    assert [hit["_id"] for hit in found] == ["e-999"], "the value stays searchable in @intended_index"
+    assert real_opensearch.count() == 1000

@@ -20,7 +20,7 @@ from forwarder import metrics as emf
 from forwarder.delivery import bulk, send
 from forwarder.delivery.deadletter import DeadLetterStore
 from forwarder.delivery.sink import OpenSearchSink
-from forwarder.documents import collector, transform
+from forwarder.documents import collector, overflow, transform
 from forwarder.documents.document import Documents
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
@@ -39,6 +39,7 @@ class Runtime:
     settings: Settings
     sink: OpenSearchSink
     dead_letter: DeadLetterStore | None  # None: DEAD_LETTER_BUCKET is not set
+    index_names: overflow.SeenNames = dataclasses.field(default_factory=overflow.SeenNames)  # today's, here
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -52,6 +53,7 @@ class Prepared:
     excluded: int
     redacted: int
     counts: transform.Counts = dataclasses.field(default_factory=transform.Counts)
+    overflowed: int = 0  # documents sent to the overflow index (overflow.py)
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,27 @@ def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline, op: str 
         logger.info("control message: nothing to send", extra={"log_group": payload.log_group})
         return ControlMessage(payload.log_group)
     logger.append_keys(log_group=payload.log_group, log_stream=payload.log_stream)
+    prepared = _bounded(prepared, run)
     outcome = send.deliver(prepared.documents, run.sink, run.settings, deadline, op)
     return settle(outcome, prepared, run, deadline.dead_letter_time())
+
+
+def _bounded(prepared: Prepared, run: Runtime) -> Prepared:
+    """The names beyond MAX_INDICES_PER_PAYLOAD (or this environment's daily bound) sent to the overflow index."""
+    settings = run.settings
+    pattern = settings.index_pattern
+    documents, moved = overflow.bounded(
+        prepared.documents,
+        settings.index_prefix,
+        pattern.date_format,
+        settings.max_indices_per_payload,
+        None if pattern.is_default else settings.max_indices_per_environment,
+        run.index_names,
+        time.strftime("%Y-%m-%d", time.gmtime()),
+    )
+    if moved:
+        logger.warning("index names over the bound: sent to the overflow index", extra={"documents": moved})
+    return dataclasses.replace(prepared, documents=documents, overflowed=moved) if moved else prepared
 
 
 def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
@@ -213,6 +234,11 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         Failed=report.failed,
         Retried=report.retried,
         **({"AlreadyIndexed": report.already_indexed} if report.already_indexed else {}),
+        **(
+            {"IndexOverflow": prepared.overflowed}
+            if prepared.overflowed or not run.settings.index_pattern.is_default
+            else {}
+        ),
     )
     emf.record_requests(payload.size, outcome.latencies_ms)
     details: dict[str, Any] = {"report": report.as_dict()}

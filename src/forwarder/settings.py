@@ -52,6 +52,8 @@ class Settings:
     filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
     index_pattern: IndexPattern = DEFAULT  # INDEX_PATTERN and INDEX_DATE_FORMAT (naming.py)
     parse_json_fields: tuple[str, ...] = ()
+    max_indices_per_payload: int = 20  # distinct index names one payload writes to (overflow.py)
+    max_indices_per_environment: int = 100  # a day, for a pattern that is not the default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +104,8 @@ class Settings:
             ),
             index_pattern=IndexPattern.parse(env.get("INDEX_PATTERN", ""), env.get("INDEX_DATE_FORMAT", "")),
             parse_json_fields=_field_names(env, "PARSE_JSON_FIELDS"),
+            max_indices_per_payload=_positive(env, "MAX_INDICES_PER_PAYLOAD", 20, int),
+            max_indices_per_environment=_positive(env, "MAX_INDICES_PER_ENVIRONMENT", 100, int),
         )
 
     @property
