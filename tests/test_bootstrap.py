@@ -50,7 +50,7 @@ def test_create_puts_the_delete_policy_and_the_index_template(forwarder_env: Sta
     hot, delete = policy["states"]
     assert hot["transitions"] == [{"state_name": "delete", "conditions": {"min_index_age": "30d"}}]
     assert delete["actions"] == [{"delete": {}}]
-    assert policy["ism_template"] == [{"index_patterns": ["mydata-*"], "priority": 100}]
+    assert policy["ism_template"] == [{"index_patterns": ["mydata-*"], "priority": 106}]
     template = forwarder_env.index_templates["mydata-logs"]
     assert template["index_patterns"] == ["mydata-*"]
     mapped = template["template"]["mappings"]["properties"]

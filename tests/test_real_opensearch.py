@@ -274,3 +274,19 @@ def test_a_thousand_tenants_in_one_payload_make_twenty_one_indices_on_the_node(
     )["hits"]["hits"]
     assert [hit["_id"] for hit in found] == ["e-999"], "the value stays searchable in @intended_index"
     assert real_opensearch.count() == 1000
+
+
+def test_two_stacks_whose_prefixes_overlap_both_put_their_template_and_the_longer_wins(
+    real_opensearch: RealOpenSearch,
+) -> None:
+    """`team` and `team-payments`: at one priority the node refuses the second template (overlapping patterns)."""
+    outer, inner = f"{real_opensearch.prefix}team", f"{real_opensearch.prefix}team-payments"
+    bootstrap = Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(30))
+    for prefix in (outer, inner):
+        bootstrap.put_template(Config(prefix, retention_days=30, retain_on_delete=False))
+    client = real_opensearch.client
+    client.index(index=f"{inner}-2026.11.22", id="1", body={"@id": 1}, refresh=True)
+    mapping = client.indices.get_mapping(index=f"{inner}-2026.11.22")[f"{inner}-2026.11.22"]["mappings"]
+    assert mapping["properties"]["@id"]["type"] == "keyword", "the template of the longer prefix"
+    for prefix in (inner, outer):
+        bootstrap.remove_template(Config(prefix, retention_days=30, retain_on_delete=False))

@@ -32,7 +32,7 @@ from forwarder.log import logger
 from forwarder.settings import Settings
 
 ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
-TEMPLATE_PRIORITY = 100
+TEMPLATE_PRIORITY = 100  # plus the prefix's length: see Config.priority
 KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
 
@@ -74,6 +74,16 @@ class Config:
         return cls(prefix, retention, retain, date_format)
 
     @property
+    def priority(self) -> int:
+        """The index template's and the ISM template's priority: the longer prefix wins.
+
+        OpenSearch refuses two overlapping templates of the same priority, and stacks with the
+        prefixes `team` and `team-payments` overlap (`team-*` matches `team-payments-*`). Two
+        different prefixes of the same length never overlap, so their length decides.
+        """
+        return TEMPLATE_PRIORITY + len(self.index_prefix)
+
+    @property
     def min_index_age_days(self) -> int:
         """When ISM deletes an index: RetentionDays after its last day of writes."""
         return self.retention_days + PERIOD_DAYS[self.date_format]
@@ -110,7 +120,7 @@ class Config:
                     },
                     {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
                 ],
-                "ism_template": [{"index_patterns": [self.pattern], "priority": TEMPLATE_PRIORITY}],
+                "ism_template": [{"index_patterns": [self.pattern], "priority": self.priority}],
             }
         }
 
@@ -124,7 +134,7 @@ class Config:
         properties["@fallback_reason"] = {"type": "text"}
         return {
             "index_patterns": [self.pattern],
-            "priority": TEMPLATE_PRIORITY,
+            "priority": self.priority,
             "template": {"mappings": {"properties": properties}},
         }
 
