@@ -144,3 +144,44 @@ def test_invalid_utf8_is_kept_as_u_fffd() -> None:
     )
     payload = decode.decode_event(event_of(gzip.compress(raw)), MAX)
     assert payload.log_events[0]["message"] == "caf\ufffd \ufffd end"
+
+
+def test_610080_tiny_events_are_refused_within_a_256_mb_function_even_outside_lambda(tmp_path) -> None:
+    """61.7 MiB of tiny events peaked at 584 MB under the old 64 MiB local bound: an OOM kill at 256 MB.
+
+    The peak is the process's own (VmHWM): ru_maxrss would carry this test's over the exec.
+    """
+    import json
+    import subprocess
+    import sys
+
+    events = [{"id": f"{n:050d}", "timestamp": 1_795_391_999_000 + n, "message": "x"} for n in range(610_080)]
+    raw = json.dumps(
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": "1",
+            "logGroup": "/g",
+            "logStream": "s",
+            "subscriptionFilters": [],
+            "logEvents": events,
+        }
+    ).encode()
+    assert 61 * 2**20 < len(raw) < 62 * 2**20
+    (tmp_path / "data").write_bytes(base64.b64encode(gzip.compress(raw, compresslevel=1)))
+    probe = (
+        "import sys\n"
+        "from forwarder import pipeline\n"
+        "from forwarder.errors import PayloadTooLargeError\n"
+        "from forwarder.settings import Settings\n"
+        "try:\n"
+        "    pipeline.prepare(open(sys.argv[1]).read(), Settings.from_env())\n"
+        "except PayloadTooLargeError:\n"
+        "    peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM')][0]\n"
+        "    print('refused', int(peak.split()[1]) // 1024)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "OPENSEARCH_ENDPOINT": "http://127.0.0.1:9", "AWS_REGION": "us-east-1"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "data")], env=env, capture_output=True, text=True
+    )
+    assert done.stdout.startswith("refused "), done.stdout + done.stderr
+    assert int(done.stdout.split()[1]) < 128, f"peak {done.stdout.split()[1]} MB"

@@ -25,7 +25,7 @@ def test_endpoint_forms_the_blueprint_accepted(value: str, endpoint: str) -> Non
 
 def test_defaults() -> None:
     settings = Settings.from_env(BASE)
-    assert (settings.service, settings.index_prefix, settings.max_payload_bytes) == ("es", "mydata", 64 * 1024 * 1024)
+    assert (settings.service, settings.index_prefix, settings.max_payload_bytes) == ("es", "mydata", 16 * 1024 * 1024)
 
 
 def test_delivery_defaults() -> None:
@@ -142,6 +142,8 @@ def test_a_domain_host_without_a_scheme_is_https_as_in_the_blueprint() -> None:
 def test_the_payload_bound_follows_the_functions_memory() -> None:
     assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}).max_payload_bytes == 16 * 1024 * 1024
     assert Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}).max_payload_bytes == 64 * 1024 * 1024
-    assert Settings.from_env(BASE).max_payload_bytes == 64 * 1024 * 1024, "outside Lambda: the CLI's bound"
+    assert Settings.from_env(BASE).max_payload_bytes == 16 * 1024 * 1024, (
+        "outside Lambda: as the template's 256 MB function"
+    )
     explicit = {**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "MAX_PAYLOAD_BYTES": "1000"}
     assert Settings.from_env(explicit).max_payload_bytes == 1000, "MAX_PAYLOAD_BYTES wins"

@@ -25,6 +25,7 @@ _AUTHORITY = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")
 MIB = 1024 * 1024
 # Enough to make documents, for local tools that send nothing (the dry run, the bench).
 DOCUMENTS_ONLY: Mapping[str, str] = {"OPENSEARCH_ENDPOINT": "http://127.0.0.1:9200", "AWS_REGION": "us-east-1"}
+LOCAL_MEMORY_MB = 256  # the template's MemorySize, and LocalContext's
 MEMORY_PER_INFLATED_BYTE = 16  # of the function's memory, per byte a payload may inflate to
 
 
@@ -178,7 +179,8 @@ def parse_endpoint(value: str) -> str:
 
 
 def default_max_payload_bytes(env: Mapping[str, str]) -> int:
-    """What the function can hold: a sixteenth of its memory, inflated (64 MiB outside Lambda).
+    """What the function can hold: a sixteenth of its memory, inflated; outside Lambda, of the template's 256 MB,
+    so that a local run refuses what the deployed function would (64 MiB of tiny events peaked at 584 MB).
 
     Measured: payloads of tiny events peak at ~35 MB plus ~8 MB per inflated MiB while decoded
     and made into documents (16 MiB: 169 MB), so the peak stays near half the memory size.
@@ -186,7 +188,7 @@ def default_max_payload_bytes(env: Mapping[str, str]) -> int:
     memory_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "").strip()
     if memory_mb.isdigit() and int(memory_mb) > 0:
         return int(memory_mb) * MIB // MEMORY_PER_INFLATED_BYTE
-    return 64 * MIB
+    return LOCAL_MEMORY_MB * MIB // MEMORY_PER_INFLATED_BYTE
 
 
 def _region_from(endpoint: str) -> str | None:
