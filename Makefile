@@ -46,10 +46,15 @@ test-any-day: setup sam-tools
 	@command -v faketime >/dev/null || { echo "make: installing Debian's faketime"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq faketime >/dev/null; } || \
 	  { echo "make: test-any-day needs Debian's faketime: apt-get install faketime" >&2; exit 1; }
-	@for days in $(ANY_DAY_SHIFTS); do \
+	@for days in $(ANY_DAY_SHIFTS); do for attempt in 1 2; do \
 	  echo "make: every test with the clock $$days days ahead"; \
-	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/any_day faketime -m -f "+$${days}d" $(MAKE) --no-print-directory test || exit 1; \
-	done
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=tests/any_day faketime -m -f "+$${days}d" $(PY) -m pytest -q; status=$$?; \
+	  if [ $$status -eq 139 ] && [ $$attempt -eq 1 ]; then \
+	    echo "make: the test process crashed (SIGSEGV) under libfaketime 0.9.10, as no run without it has: this shift once more"; \
+	    continue; fi; \
+	  if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; exit 1; fi; \
+	  [ $$status -eq 0 ] || exit $$status; break; \
+	done; done
 
 # Refreshes the lock files from pyproject.toml, src/requirements.txt and requirements/*.in (docs/development.md).
 PIP_TOOLS := pip-tools==7.6.2

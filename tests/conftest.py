@@ -72,6 +72,15 @@ def report_at_the_end(line: str) -> None:
     _summary.append(line)
 
 
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> Iterator[None]:
+    """A test that runs the pipeline outside the handler leaves its metrics for the next one: cleared here."""
+    yield
+    from forwarder.metrics import metrics
+
+    metrics.clear_metrics()
+
+
 _prefixes = itertools.count(1)
 
 
