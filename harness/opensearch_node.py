@@ -115,8 +115,15 @@ def _real_clock_env() -> dict[str, str]:
 class LocalNode:
     """One node: start() returns its URL, stop() ends it and removes its data."""
 
-    def __init__(self, heap: str = HEAP, http_ports: str = HTTP_PORTS, transport_ports: str = TRANSPORT_PORTS) -> None:
+    def __init__(
+        self,
+        heap: str = HEAP,
+        http_ports: str = HTTP_PORTS,
+        transport_ports: str = TRANSPORT_PORTS,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.heap = heap
+        self.settings = settings or {}  # node settings, each passed as -E key=value
         self.http_ports = http_ports
         self.transport_ports = transport_ports
         self.url = ""
@@ -158,6 +165,7 @@ class LocalNode:
                     "--exit-on-stdin-eof",
                     "--orphan-removes",
                     str(self.workdir),
+                    *(part for key, value in self.settings.items() for part in ("-E", f"{key}={value}")),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -238,8 +246,7 @@ def _put_template(url: str) -> str:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local-node")
     Bootstrap(OpenSearchSink(settings), Deadline(30)).put_template(config)
     return (
-        f"index template {config.template_name} put for {config.pattern} (INDEX_PREFIX), "
-        "as the stack's bootstrap does"
+        f"index template {config.template_name} put for {config.pattern} (INDEX_PREFIX), as the stack's bootstrap does"
     )
 
 

@@ -90,3 +90,11 @@ def test_a_killed_parent_leaves_no_node_behind(real_node_possible: None) -> None
     process.wait(timeout=10)
     assert gone(java, within=30), "the JVM outlived its parent"
     assert not logs.parent.exists(), "the node removed its data and logs, as no parent was left to"
+
+
+def test_the_launcher_takes_node_settings_as_opensearch_does(real_node_possible: None) -> None:
+    """-E key=value, as bin/opensearch: the pressure test makes the write queue tiny this way."""
+    with opensearch_node.LocalNode(settings={"thread_pool.write.queue_size": "3"}) as node:
+        pools = json.loads(urllib.request.urlopen(f"{node.url}/_nodes/thread_pool", timeout=10).read())
+    (local,) = pools["nodes"].values()
+    assert local["thread_pool"]["write"]["queue_size"] == 3

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -34,8 +35,10 @@ import sun.misc.Signal;
  * <pre>
  * java -cp 'target/classes:target/lib/*' forwarder.localnode.LocalOpenSearch \
  *     --home target/home --data DIR --logs DIR [--http-port 9250-9299] [--transport-port 9350-9399]
- *     [--exit-on-stdin-eof [--orphan-removes DIR]]
+ *     [--exit-on-stdin-eof [--orphan-removes DIR]] [-E key=value ...]
  * </pre>
+ *
+ * Each -E sets a node setting, as OpenSearch's own launcher does (e.g. -E thread_pool.write.queue_size=2).
  *
  * The modules a distribution ships (HTTP, analyzers, painless, extra field types) come
  * from the classpath; plugin ZIPs unpacked in home/plugins/ load as real plugins.
@@ -58,7 +61,8 @@ public final class LocalOpenSearch {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> options = parse(args);
+        Map<String, String> nodeSettings = new LinkedHashMap<>();
+        Map<String, String> options = parse(args, nodeSettings);
         Path home = Path.of(required(options, "--home")).toAbsolutePath();
         Path data = Path.of(required(options, "--data")).toAbsolutePath();
         Path logs = Path.of(required(options, "--logs")).toAbsolutePath();
@@ -78,6 +82,7 @@ public final class LocalOpenSearch {
             .put("transport.port", options.getOrDefault("--transport-port", "9350-9399"))
             // CI disks can be small or nearly full: never refuse shards for disk space.
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            .put(Settings.builder().loadFromMap(nodeSettings).build())  // -E: last, so a test may override the above
             .build();
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), home.resolve("config"), () -> "local"
@@ -143,10 +148,14 @@ public final class LocalOpenSearch {
         }
     }
 
-    private static Map<String, String> parse(String[] args) {
+    private static Map<String, String> parse(String[] args, Map<String, String> nodeSettings) {
         Map<String, String> options = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--exit-on-stdin-eof")) {
+            if (args[i].equals("-E") && i + 1 < args.length && args[i + 1].indexOf('=') > 0) {
+                String setting = args[++i];
+                int equals = setting.indexOf('=');
+                nodeSettings.put(setting.substring(0, equals), setting.substring(equals + 1));
+            } else if (args[i].equals("--exit-on-stdin-eof")) {
                 options.put(args[i], "");
             } else if (args[i].startsWith("--") && i + 1 < args.length) {
                 options.put(args[i], args[++i]);
