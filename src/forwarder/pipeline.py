@@ -195,8 +195,7 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     problem = ""
     if (dead or rejected) and store is None:
         problem = "DEAD_LETTER_BUCKET is not set"
-    elif dead or rejected:
-        assert store is not None
+    elif store is not None and (dead or rejected):
         until = None if time_left is None else time.monotonic() + time_left
         try:
             if rejected:

@@ -159,7 +159,7 @@ class Checkpoint:
         try:
             saved = json.loads(body)
             positions = {group: _position(value) for group, value in saved["positions"].items()}
-            report = BackfillReport(**{key: int(value) for key, value in saved["report"].items()})
+            report = _report(saved["report"])
             Job.from_dict(saved["job"])
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise BackfillError(
@@ -199,9 +199,12 @@ def _position(saved: Any) -> Position:
     if type(start) is not int or not (token is None or isinstance(token, str)) or type(done) is not bool:
         raise TypeError(f"a position's types are int, string or null, bool: {saved}")
     window_report = saved.get("window_report")
-    if window_report is not None:
-        asdict(BackfillReport(**{key: int(value) for key, value in window_report.items()}))
-    return Position(start, token, done, window_report)
+    return Position(start, token, done, None if window_report is None else asdict(_report(window_report)))
+
+
+def _report(saved: Any) -> BackfillReport:
+    """A saved report: its known counts, each a whole number."""
+    return BackfillReport(**{key: int(value) for key, value in saved.items()})
 
 
 def default_checkpoint(asked: dict[str, Any]) -> str:
