@@ -101,17 +101,6 @@ def _java_env() -> dict[str, str]:
     return {"JAVA_HOME": str(Path(command).resolve().parents[1])} if command else {}
 
 
-def moves_the_clock(variable: str) -> bool:
-    """Whether an environment variable is one by which `make test-any-day` moves the clock (libfaketime)."""
-    return variable == "LD_PRELOAD" or variable.startswith("FAKETIME")
-
-
-def _real_clock_env() -> dict[str, str]:
-    # Under libfaketime the JVM runs some 30 times slower, and nothing the tests read from the node
-    # depends on its clock.
-    return {k: v for k, v in os.environ.items() if not moves_the_clock(k)}
-
-
 class LocalNode:
     """One node: start() returns its URL, stop() ends it and removes its data."""
 
@@ -171,7 +160,6 @@ class LocalNode:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 start_new_session=True,  # a Ctrl-C in the terminal is ours to pass on, once
-                env=_real_clock_env(),
             )
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=_read_lines, args=(self.process, lines), daemon=True).start()

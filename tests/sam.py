@@ -7,17 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.opensearch_node import moves_the_clock
-
 REPO = Path(__file__).resolve().parents[1]
 SAM_VENV = REPO / ".venv-sam"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 TOOLS_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
-
-
-def moved_clock_env() -> dict[str, str]:
-    """The moved clock of `make test-any-day` (libfaketime), for a process started with an environment of its own."""
-    return {k: v for k, v in os.environ.items() if moves_the_clock(k)}
 
 
 def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:

@@ -56,7 +56,7 @@ def test_eight_forwarders_against_a_tiny_write_queue_store_every_event_exactly_o
             "INDEX_PREFIX": "pressure",
             "BULK_MAX_DOCS": str(BULK_DOCS),
             "RETRY_MAX_SECONDS": "120",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",  # PYTHONPATH stays: under test-any-day it holds the sleep fix
+            "POWERTOOLS_LOG_LEVEL": "ERROR",  # PYTHONPATH stays: under test-any-day it moves the clock
         }
         started = time.monotonic()
         running = [

@@ -25,7 +25,7 @@ from harness import payload_gen
 from harness.standin import StandIn
 from moto import mock_aws
 
-from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, moved_clock_env, sam_build
+from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, sam_build
 
 LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
 
@@ -84,7 +84,6 @@ def test_the_built_artifact_imports_and_serves_an_event(sam_tools: Path, tmp_pat
             "PYTHONPATH": str(artifact),  # only the artifact: the Lambda runtime's view
             "AWS_LAMBDA_FUNCTION_NAME": "forwarder",
             **standin.env(),
-            **moved_clock_env(),
         }
         python = Path(sys.base_exec_prefix) / "bin" / "python3.13"
         done = subprocess.run(

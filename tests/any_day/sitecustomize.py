@@ -1,21 +1,16 @@
-"""Imported by every Python process `make test-any-day` starts (it is on PYTHONPATH there only).
+"""Moves the clock of every Python process `make test-any-day` starts (on PYTHONPATH there only).
 
-Debian bookworm's libfaketime 0.9.10 rewrites an absolute clock_nanosleep on the monotonic
-clock as if that clock were faked even when it is not (fixed in libfaketime 0.9.11), and
-Python 3.11+ sleeps exactly that way: every time.sleep fails with EINVAL. Where it does,
-sleep with select, which libfaketime leaves alone; anywhere else nothing changes.
+ANY_DAY_SHIFT_DAYS=N sets the wall clock N days ahead with time-machine, ticking from there:
+time.time, datetime.now and their kin move, the monotonic clock (retry deadlines) does not.
+A process started with an environment of its own keeps the variable and PYTHONPATH to move too.
 """
 
-import select
-import time
+import os
 
-try:
-    time.sleep(1e-6)
-except OSError:
+_days = os.environ.get("ANY_DAY_SHIFT_DAYS")
+if _days:
+    from datetime import UTC, datetime, timedelta
 
-    def _sleep(seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        select.select([], [], [], seconds)
+    import time_machine
 
-    time.sleep = _sleep
+    time_machine.travel(datetime.now(UTC) + timedelta(days=int(_days)), tick=True).start()
