@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forwarder import handler
+from forwarder.budget import Deadline
 from forwarder.tools import backfill, cli
 from forwarder.tools.cli import LocalContext
 from tests.conftest import DeadLetterBucket
@@ -157,7 +158,7 @@ def test_the_create_op_leaves_a_document_that_appeared_after_the_check(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket
 ) -> None:
     from forwarder import pipeline
-    from forwarder.delivery import bulk, send
+    from forwarder.delivery import bulk
     from forwarder.sources.decode import Payload
 
     live = {"id": "e-1", "timestamp": START_MS, "message": "live", "extractedFields": {"tenant": "t"}}
@@ -165,7 +166,7 @@ def test_the_create_op_leaves_a_document_that_appeared_after_the_check(
     read_back = {"id": "e-1", "timestamp": START_MS, "message": "live"}
     payload = Payload("DATA_MESSAGE", "123456789012", GROUP, "s-1", [], [read_back, {**read_back, "id": "e-2"}])  # type: ignore[list-item]
     run = handler.runtime()
-    report = pipeline.forward_payload(payload, run, send.Deadline(5), op=bulk.CREATE)
+    report = pipeline.forward_payload(payload, run, Deadline(5), op=bulk.CREATE)
     assert isinstance(report, pipeline.Report)
     assert (report.indexed, report.already_indexed, report.status) == (1, 1, "ok")
     assert forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")["e-1"]["tenant"] == "t", "not overwritten"

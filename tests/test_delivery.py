@@ -17,7 +17,8 @@ from harness.standin import Fault, StandIn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forwarder import handler
+from forwarder import budget, handler
+from forwarder.budget import Deadline
 from forwarder.delivery import bulk, send
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import transform
@@ -254,7 +255,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
     run = send.Delivery(
         OpenSearchSink(settings),
         settings,
-        send.Deadline(3600),
+        Deadline(3600),
         sleep=lambda seconds: None,
         jitter=lambda low, high: ceilings.append(high) or high * 0.5,
     )
@@ -535,7 +536,7 @@ def test_deliver_returns_pending_instead_of_raising(forwarder_env: StandIn) -> N
     standin.queue_answer(503, times=10_000)
     settings = Settings.from_env({**standin.env(), "RETRY_BASE_DELAY_SECONDS": "0.001"})
     doc = Document(INDEX, "1", b'{"@message":"x"}')
-    outcome = send.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, send.Deadline(0.2))
+    outcome = send.deliver(Documents.of([doc]), OpenSearchSink(settings), settings, Deadline(0.2))
     (pending,) = outcome.pending
     assert (pending.document, pending.status, pending.attempts > 1) == (doc, 503, True)
 
@@ -558,9 +559,9 @@ def test_the_deadline_keeps_a_margin_before_the_function_timeout(remaining_ms: i
             return remaining_ms
 
     now = [100.0]
-    deadline = send.Deadline.for_invocation(Context(), settings)
+    deadline = Deadline.for_invocation(Context(), settings)
     assert deadline.remaining() == pytest.approx(budget, abs=0.05)
-    clock_deadline = send.Deadline(budget, clock=lambda: now[0])
+    clock_deadline = Deadline(budget, clock=lambda: now[0])
     now[0] += budget
     assert clock_deadline.expired()
 
@@ -737,11 +738,11 @@ def test_the_dead_letter_gets_what_was_kept_back_never_more_than_the_invocation_
             return 8_000
 
     settings = Settings.from_env({"OPENSEARCH_ENDPOINT": "http://127.0.0.1:1", "AWS_REGION": "x"})
-    deadline = send.Deadline.for_invocation(EightSecondsLeft(), settings)
+    deadline = Deadline.for_invocation(EightSecondsLeft(), settings)
     assert deadline.remaining() == pytest.approx(6, abs=0.05)
-    assert deadline.dead_letter_time() == pytest.approx(8 - send.FINISH_SECONDS, abs=0.05)
-    assert send.Deadline(1.0, dead_letter_after=2.0, clock=lambda: 0.0).dead_letter_time() == 3.0
-    no_lambda = send.Deadline.for_invocation(object(), settings)  # a local run: the whole margin
+    assert deadline.dead_letter_time() == pytest.approx(8 - budget.FINISH_SECONDS, abs=0.05)
+    assert Deadline(1.0, dead_letter_after=2.0, clock=lambda: 0.0).dead_letter_time() == 3.0
+    no_lambda = Deadline.for_invocation(object(), settings)  # a local run: the whole margin
     assert no_lambda.dead_letter_time() - no_lambda.remaining() == pytest.approx(5, abs=0.05)
 
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forwarder import handler
-from forwarder.delivery.send import Deadline
+from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import naming
 from forwarder.infra.bootstrap import Bootstrap, Config

@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from forwarder import budget
 from forwarder.infra import subscriptions
 from forwarder.tools.cli import LocalContext
 from tests.conftest import ResponseCatcher, client_for, environ
@@ -248,7 +249,7 @@ def test_create_update_and_delete_as_cloudformation_sends_them(world: World, cat
 
 class AlmostOutOfTime(LocalContext):
     def get_remaining_time_in_millis(self) -> int:
-        return int((subscriptions.ANSWER_MARGIN_SECONDS - 1) * 1000)
+        return int((budget.SUBSCRIPTIONS_MARGIN_SECONDS - 1) * 1000)
 
 
 def test_a_reconcile_that_runs_out_of_time_answers_cloudformation_and_leaves_the_rest_to_the_schedule(
@@ -281,7 +282,7 @@ def test_a_cloudwatch_logs_that_never_answers_is_answered_as_failed_well_before_
         subscriptions, "clients", lambda deadline=None: subscriptions.Subscriber(logs, lambda_, deadline)
     )
     monkeypatch.setattr(subscriptions, "CALL_GRACE_SECONDS", 1.0)
-    context = LocalContext(timeout_ms=int((subscriptions.ANSWER_MARGIN_SECONDS + 2) * 1000))  # a deadline in 2 s
+    context = LocalContext(timeout_ms=int((budget.SUBSCRIPTIONS_MARGIN_SECONDS + 2) * 1000))  # a deadline in 2 s
     properties = {"FilterName": FILTER, "DestinationArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"}
     started = time.monotonic()
     subscriptions.handler(cfn(catcher, "Create", {**properties, "LogGroupNames": ["/x"]}), context)

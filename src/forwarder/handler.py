@@ -12,7 +12,7 @@ from typing import Any
 
 from forwarder import metrics as emf
 from forwarder import pipeline
-from forwarder.delivery import send
+from forwarder.budget import Deadline
 from forwarder.log import logger
 from forwarder.settings import Settings
 from forwarder.sources import kinesis
@@ -39,7 +39,7 @@ def reset_runtime() -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one payload."""
     run = runtime()
-    deadline = send.Deadline.for_invocation(context, run.settings)
+    deadline = Deadline.for_invocation(context, run.settings)
     if kinesis.is_kinesis_batch(event):
         return kinesis.process_batch(
             event,

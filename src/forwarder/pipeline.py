@@ -17,6 +17,7 @@ from typing import Any
 
 from forwarder import jsjson
 from forwarder import metrics as emf
+from forwarder.budget import Deadline
 from forwarder.delivery import bulk, send
 from forwarder.delivery.deadletter import DeadLetterStore
 from forwarder.delivery.sink import OpenSearchSink
@@ -129,7 +130,7 @@ def prepare_payload(payload: decode.Payload, settings: Settings) -> Prepared:
     return Prepared(payload, documents, excluded, redacted, counts)
 
 
-def forward_event(event: Any, run: Runtime, deadline: send.Deadline) -> Result:
+def forward_event(event: Any, run: Runtime, deadline: Deadline) -> Result:
     """A CloudWatch Logs subscription event (`{"awslogs": {"data": ...}}`); anything else is bad input."""
     try:
         data = decode.awslogs_data(event)
@@ -138,7 +139,7 @@ def forward_event(event: Any, run: Runtime, deadline: send.Deadline) -> Result:
     return forward(data, run, deadline)
 
 
-def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
+def forward(data: str | bytes, run: Runtime, deadline: Deadline) -> Result:
     """One payload, end to end; raises only when something would otherwise be lost."""
     try:
         prepared = prepare(data, run.settings)
@@ -147,7 +148,7 @@ def forward(data: str | bytes, run: Runtime, deadline: send.Deadline) -> Result:
     return _deliver(prepared, run, deadline)
 
 
-def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadline, op: str = bulk.INDEX) -> Result:
+def forward_payload(payload: decode.Payload, run: Runtime, deadline: Deadline, op: str = bulk.INDEX) -> Result:
     """A payload made from an API's answer (backfill, with `op=bulk.CREATE`), not decoded from a subscription:
     the rest as `forward`."""
     with collector.paused():
@@ -155,7 +156,7 @@ def forward_payload(payload: decode.Payload, run: Runtime, deadline: send.Deadli
     return _deliver(prepared, run, deadline, op)
 
 
-def _deliver(prepared: Prepared, run: Runtime, deadline: send.Deadline, op: str = bulk.INDEX) -> Result:
+def _deliver(prepared: Prepared, run: Runtime, deadline: Deadline, op: str = bulk.INDEX) -> Result:
     payload = prepared.payload
     if payload.is_control:
         emf.count(run.settings.index_prefix, ControlMessages=1)  # an invocation always has a metric
@@ -311,7 +312,7 @@ def _loggable_rejected(item: transform.Rejected) -> dict[str, Any]:
     }
 
 
-def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: send.Deadline) -> BadInput:
+def _bad_input(err: PayloadError, data: str, run: Runtime, deadline: Deadline) -> BadInput:
     """Bad input goes to the dead letter as it came, in the margin kept back; without one, the error is raised."""
     emf.count(run.settings.index_prefix, BadInput=1)
     time_left = deadline.dead_letter_time()

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
 
+from forwarder.budget import Deadline
 from forwarder.delivery import bulk, fallback, tracing
 from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.documents.document import Document, Documents
@@ -27,56 +27,6 @@ from forwarder.settings import Settings
 RETRYABLE_REQUEST = frozenset({429, 500, 502, 503, 504})
 RETRYABLE_ITEM = frozenset({429, 502, 503, 504})
 MAYBE_INDEXED = "an earlier attempt went unanswered, so it may be indexed too; a replay overwrites it by _id"
-
-
-FINISH_SECONDS = 0.25  # kept for the report line and metrics after the dead letter gives up
-
-
-class Deadline:
-    """When retrying must stop, and how long the dead letter may still take after that.
-
-    In Lambda the retries stop RETRY_SAFETY_MARGIN_SECONDS (at most a quarter of the
-    time left) before the function's timeout, and the dead letter gets what is kept
-    back, less FINISH_SECONDS for the report line: never more than the invocation has.
-    """
-
-    def __init__(
-        self,
-        seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        bound: str = "RETRY_MAX_SECONDS",
-        dead_letter_after: float = 0.0,
-    ) -> None:
-        self._clock = clock
-        self._end = clock() + seconds
-        self._dead_letter_end = self._end + dead_letter_after
-        self.bound = bound  # what set it, for a person waiting on the retries
-
-    @classmethod
-    def for_invocation(cls, context: Any, settings: Settings) -> Deadline:
-        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-        if remaining_ms is None:  # no function timeout: the dead letter gets the whole margin
-            return cls(settings.retry_max_seconds, dead_letter_after=settings.retry_safety_margin)
-        remaining = remaining_ms() / 1000
-        usable = max(0.0, remaining - min(FINISH_SECONDS, remaining / 10))
-        budget = remaining - min(settings.retry_safety_margin, remaining / 4)
-        if budget < settings.retry_max_seconds:
-            bound = (
-                f"the invocation's {remaining:.0f} s left, less RETRY_SAFETY_MARGIN_SECONDS; "
-                "a lower RETRY_MAX_SECONDS shortens it"
-            )
-            return cls(budget, bound=bound, dead_letter_after=usable - budget)
-        return cls(settings.retry_max_seconds, dead_letter_after=usable - settings.retry_max_seconds)
-
-    def remaining(self) -> float:
-        return self._end - self._clock()
-
-    def dead_letter_time(self) -> float:
-        """Seconds the dead letter may still take: what is left of the retries plus what was kept back for it."""
-        return max(0.0, self._dead_letter_end - self._clock())
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from forwarder.delivery.send import Deadline
+from forwarder import budget
+from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.errors import ForwarderError
 from forwarder.infra.cloudformation import answer_cloudformation
 from forwarder.log import logger
 from forwarder.settings import Settings
 
-ANSWER_MARGIN_SECONDS = 10.0  # kept back from the timeout to answer CloudFormation
 TEMPLATE_PRIORITY = 100  # plus the prefix's length: see Config.priority
 KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
@@ -205,8 +205,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
         config = Config.from_properties(event.get("ResourceProperties", {}))
         physical_id = config.policy_id
         settings = Settings.from_env()
-        remaining = context.get_remaining_time_in_millis() / 1000
-        run = Bootstrap(OpenSearchSink(settings), Deadline(remaining - ANSWER_MARGIN_SECONDS))
+        deadline = Deadline.before_answer(context, budget.BOOTSTRAP_MARGIN_SECONDS)
+        run = Bootstrap(OpenSearchSink(settings), deadline or Deadline(settings.retry_max_seconds))
         request = event["RequestType"]
         if request == "Delete":
             if not config.retain_on_delete:

@@ -12,6 +12,7 @@ from typing import Any
 
 import urllib3
 
+from forwarder import budget
 from forwarder.errors import ForwarderError
 from forwarder.log import logger
 from forwarder.scrub import scrubbed
@@ -40,8 +41,7 @@ def answer_cloudformation(
     ).encode()
     url = str(event.get("ResponseURL", ""))
     where = url.split("?", 1)[0]  # its query holds the signature: never in a log line or an error
-    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    until = time.monotonic() + (remaining_ms() / 1000 - 1 if remaining_ms else 30.0)
+    until = time.monotonic() + budget.answer_seconds(context)
     problem = "no time left"
     for attempt in range(ANSWER_ATTEMPTS):
         left = until - time.monotonic()

@@ -34,15 +34,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from forwarder import budget
 from forwarder.bounded import BoundedClient
-from forwarder.delivery.send import Deadline
+from forwarder.budget import Deadline
 from forwarder.errors import ForwarderError
 from forwarder.infra.cloudformation import answer_cloudformation
 from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
-ANSWER_MARGIN_SECONDS = 30.0  # kept back from the timeout: a long reconcile stops and CloudFormation hears of it
-CALL_GRACE_SECONDS = 20.0  # of that margin, what a call begun before the deadline may use; 10 s stay to answer
+CALL_GRACE_SECONDS = (
+    20.0  # of budget.SUBSCRIPTIONS_MARGIN_SECONDS, what a call begun before the deadline may use; 10 s stay to answer
+)
 CALL_SECONDS = 60.0  # one call's bound when there is no deadline (run outside Lambda)
 PERMISSION_WAIT_SECONDS = 30.0  # a new permission can take a few seconds before PutSubscriptionFilter sees it
 
@@ -295,8 +297,7 @@ def clients(deadline: Deadline | None = None) -> Subscriber:
 
 
 def _deadline(context: Any) -> Deadline | None:
-    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    return Deadline(remaining_ms() / 1000 - ANSWER_MARGIN_SECONDS) if remaining_ms else None
+    return Deadline.before_answer(context, budget.SUBSCRIPTIONS_MARGIN_SECONDS)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from forwarder import pipeline
+from forwarder.budget import Deadline
 from forwarder.delivery import bulk
-from forwarder.delivery.send import Deadline
 from forwarder.errors import ForwarderError, NotDeliveredError
 from forwarder.sources.decode import Payload
 

@@ -18,8 +18,9 @@ import orjson
 
 from forwarder import jsjson, pipeline
 from forwarder.bounded import call_within
+from forwarder.budget import Deadline
 from forwarder.delivery.deadletter import DeadLetterStore
-from forwarder.delivery.send import Deadline, Undelivered, deliver
+from forwarder.delivery.send import Undelivered, deliver
 from forwarder.documents.document import Document, Documents
 from forwarder.errors import DeadLetterError, ForwarderError, MissingAwslogsDataError, PayloadError, QueueError
 from forwarder.log import logger
