@@ -347,6 +347,25 @@ def test_a_refused_safe_form_goes_to_the_dead_letter_with_both_reasons(
     assert "source" not in report["undelivered"][0], "logs never hold whole documents"
 
 
+@pytest.mark.parametrize(
+    ("date_format", "index", "day"),
+    [
+        ("weekly", "mydata-payments-payments-api-2026.w47", "2026/11/16"),  # the Monday of the week of 2026-11-22
+        ("monthly", "mydata-payments-payments-api-2026.11", "2026/11/01"),
+    ],
+)
+def test_a_weekly_or_monthly_dead_letter_is_filed_under_its_index_date(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, date_format: str, index: str, day: str
+) -> None:
+    monkeypatch.setenv("INDEX_DATE_FORMAT", date_format)
+    handler.reset_runtime()
+    forwarder_env.item_fault = lambda index, doc_id, source: (403, "cluster_block_exception", "read-only")
+    result = handler.lambda_handler(event_with(one_event("a", "a")), LocalContext())
+    assert result["dead_lettered"] == 1
+    (entry,) = dead_letter.entries()
+    assert entry["index"] == index and entry["key"].startswith(f"dead-letter/{day}/{index}/")
+
+
 def test_log_failed_documents_puts_the_whole_source_in_the_report(
     forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch, capfd
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from harness import payload_gen
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forwarder import handler
-from forwarder.documents import naming, transform
+from forwarder.documents import naming, schema, transform
 from forwarder.documents.naming import IndexPattern
 from forwarder.errors import ConfigError
 from forwarder.infra.bootstrap import Config
@@ -116,6 +117,25 @@ def test_index_date_format_sets_the_granularity(date_format: str, ts: int, suffi
         assert name.endswith(f"-{suffix}"), name
 
 
+@given(
+    day=st.integers(min_value=0, max_value=2_932_000),  # 1970 to 9997
+    date_format=st.sampled_from(schema.DATE_FORMATS),
+    base=st.sampled_from(["mydata-x", "mydata-2026", "mydata-v1.2", ""]),
+)
+def test_day_of_an_index_name_is_the_first_day_of_its_period(day: int, date_format: str, base: str) -> None:
+    when = datetime.fromtimestamp(day * 86_400, UTC).date()
+    first = schema.day_of(f"{base}-{schema.date_suffix(day, date_format)}")
+    assert first is not None and first <= when
+    assert schema.date_suffix((first - date(1970, 1, 1)).days, date_format) == schema.date_suffix(day, date_format)
+    before = first - timedelta(days=1)
+    assert schema.date_suffix((before - date(1970, 1, 1)).days, date_format) != schema.date_suffix(day, date_format)
+
+
+@pytest.mark.parametrize("name", ["mydata-x", "mydata-x-2026.13.01", "mydata-x-2026.w54", "mydata-x-12026.11"])
+def test_a_name_without_a_date_at_its_end_has_no_day(name: str) -> None:
+    assert schema.day_of(name) is None
+
+
 @pytest.mark.parametrize(
     ("pattern", "complaint"),
     [
@@ -151,14 +171,14 @@ values = st.one_of(
 )
 
 
-@given(namespace=values, app=values, date_format=st.sampled_from(naming.DATE_FORMATS))
+@given(namespace=values, app=values, date_format=st.sampled_from(schema.DATE_FORMATS))
 def test_every_name_is_valid_and_matches_the_ism_policy_and_index_template(namespace, app, date_format) -> None:
     message = json.dumps({"kubernetes": {"namespace_name": namespace, "labels": {"app": app}}})
     (name,), _, _ = shaped(payload(message), INDEX_PATTERN=BY_NAMESPACE_AND_APP, INDEX_DATE_FORMAT=date_format)
     assert name == name.lower() and not set(name) & set('\\/*?"<>| ,#:') and name[0] not in "_-+"
     assert name.isprintable(), "no control or format character"
     assert len(name.encode()) <= naming.MAX_INDEX_BYTES
-    assert name.endswith(naming.date_suffix(NOV_22 // 86_400_000, date_format))
+    assert name.endswith(schema.date_suffix(NOV_22 // 86_400_000, date_format))
     config = Config("mydata", retention_days=30, retain_on_delete=False)
     assert fnmatch.fnmatchcase(name, config.pattern), "the ISM policy's and the index template's pattern"
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from forwarder import handler
 from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink
-from forwarder.documents import naming
+from forwarder.documents import naming, schema
 from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
 from forwarder.tools.cli import LocalContext
@@ -183,7 +183,7 @@ def test_any_cloudwatch_log_group_name_makes_an_index_name_the_node_accepts(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     namespace=st.one_of(st.text(max_size=300), st.integers(), st.booleans()),
-    date_format=st.sampled_from(naming.DATE_FORMATS),
+    date_format=st.sampled_from(schema.DATE_FORMATS),
 )
 def test_any_field_value_in_an_index_pattern_makes_a_name_the_node_accepts(
     real_opensearch: RealOpenSearch, namespace: object, date_format: str

@@ -22,6 +22,7 @@ from typing import Any
 from forwarder import jsjson
 from forwarder.bounded import call_within
 from forwarder.delivery.send import Undelivered
+from forwarder.documents import schema
 from forwarder.documents.transform import REJECTED, Rejected
 from forwarder.errors import DeadLetterError
 from forwarder.settings import Settings
@@ -186,11 +187,9 @@ def document_entry(item: Undelivered, log_group: str, log_stream: str) -> bytes:
 
 
 def _index_date(index: str) -> str:
-    """`mydata-x-2026.11.22` -> `2026/11/22`."""
-    date = index[-10:]
-    if len(date) == 10 and date[4] == "." and date[7] == "." and date.replace(".", "").isdigit():
-        return date.replace(".", "/")
-    return time.strftime("%Y/%m/%d", time.gmtime())
+    """`x-2026.11.22` -> `2026/11/22`, `x-2026.w48` -> its Monday, `x-2026.11` -> `2026/11/01`; else today."""
+    day = schema.day_of(index)
+    return day.strftime("%Y/%m/%d") if day else time.strftime("%Y/%m/%d", time.gmtime())
 
 
 def _digest(identity: str) -> str:

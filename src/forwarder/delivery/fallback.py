@@ -13,10 +13,7 @@ import re
 
 from forwarder import jsjson
 from forwarder.documents.document import Document
-
-KEPT_FIELDS = ("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream")
-FIELDS_JSON = "@fields_json"  # the rest of the source, serialized
-REASON = "@fallback_reason"
+from forwarder.documents.schema import AT_FIELDS, FALLBACK_REASON, FIELDS_JSON
 
 _CONTENT_ERRORS = frozenset(
     {"mapper_parsing_exception", "document_parsing_exception", "strict_dynamic_mapping_exception"}
@@ -35,9 +32,9 @@ def is_content_rejection(error_type: str, reason: str) -> bool:
 def safe_form(document: Document, reason: str) -> Document:
     """The same index and `_id`, with only the `@`-fields as fields."""
     source = jsjson.loads(document.source)
-    safe = {key: source[key] for key in KEPT_FIELDS if key in source}
-    rest = {key: value for key, value in source.items() if key not in KEPT_FIELDS}
+    safe = {key: source[key] for key in AT_FIELDS if key in source}
+    rest = {key: value for key, value in source.items() if key not in AT_FIELDS}
     if rest:
         safe[FIELDS_JSON] = jsjson.dumps(rest).decode()
-    safe[REASON] = reason
+    safe[FALLBACK_REASON] = reason
     return document._replace(source=jsjson.dumps(safe))

@@ -24,14 +24,13 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
+from forwarder.documents.schema import DATE_FORMATS, date_suffix
 from forwarder.errors import ConfigError
 
 DEFAULT_PATTERN = "{prefix}-{group[5]}-{group[6]}-{date}"
-DATE_FORMATS = ("daily", "weekly", "monthly")
 MISSING = "unknown"
 MAX_INDEX_BYTES = 255
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -74,17 +73,6 @@ def valid_index_name(name: str, max_bytes: int = MAX_INDEX_BYTES) -> str:
     if len(encoded) > max_bytes:
         name = encoded[:max_bytes].decode("utf-8", errors="ignore")
     return name
-
-
-def date_suffix(day: int, date_format: str) -> str:
-    """The `{date}` of a day (days since 1970-01-01, UTC) in the chosen granularity."""
-    date = datetime.fromtimestamp(day * 86_400, UTC)
-    if date_format == "weekly":
-        year, week, _ = date.isocalendar()  # the ISO week's own year: 2026-12-31 is in 2026.w53
-        return f"{year}.w{week:02d}"
-    if date_format == "monthly":
-        return f"{date.year}.{date.month:02d}"
-    return f"{date.year}.{date.month:02d}.{date.day:02d}"
 
 
 # One piece of a pattern before {date}: literal text, or a column: each document's value

@@ -15,11 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from forwarder.documents.document import Documents
-from forwarder.documents.naming import date_suffix
+from forwarder.documents.schema import INTENDED_INDEX, date_suffix
 from forwarder.jsjson import dumps
 
 OVERFLOW = "overflow"
-INTENDED_INDEX = "@intended_index"
 
 
 @dataclass

@@ -21,27 +21,37 @@ from forwarder import jsjson
 from forwarder.documents import extracted
 from forwarder.documents.document import Documents
 from forwarder.documents.naming import DEFAULT as DEFAULT_INDEX_PATTERN
-from forwarder.documents.naming import Facts, IndexPattern, date_suffix, index_base
+from forwarder.documents.naming import Facts, IndexPattern, index_base
+from forwarder.documents.schema import (
+    AT_FIELDS,
+    ID,
+    LOG_GROUP,
+    LOG_STREAM,
+    MESSAGE,
+    OWNER,
+    SYSTEM_FIELDS,
+    TIMESTAMP,
+    date_suffix,
+)
 from forwarder.errors import NotAwslogsPayloadError
 from forwarder.jsnumber import js_number
 from forwarder.sources.decode import LogEvent, Payload
 
 _dumps, _loads = orjson.dumps, orjson.loads  # the fast path; jsjson where orjson refuses
 # The @-fields' JSON, as _joined writes it after each source: `"@id":` opens it, after the source's own keys if any.
-_FIRST_ID_KEY, _NEXT_ID_KEY = b'{"@id":', b',"@id":'
-_STAMP_KEY = b',"@timestamp":"'
+_FIRST_ID_KEY, _NEXT_ID_KEY = b'{"%b":' % ID.encode(), b',"%b":' % ID.encode()
+_STAMP_KEY = b',"%b":"' % TIMESTAMP.encode()
+_PAYLOAD_KEYS = tuple(b',"%b":' % key.encode() for key in (OWNER, LOG_GROUP, LOG_STREAM))
 _TWO_DIGITS = tuple(b"%02d" % number for number in range(60))
-_MILLIS_THEN_MESSAGE_KEY = tuple(b'.%03dZ","@message":' % ms for ms in range(1000))
+_MILLIS_THEN_MESSAGE_KEY = tuple(b'.%03dZ","%b":' % (ms, MESSAGE.encode()) for ms in range(1000))
 _ID, _MESSAGE, _TIMESTAMP = operator.itemgetter("id"), operator.itemgetter("message"), operator.itemgetter("timestamp")
 # Epoch milliseconds a date can hold (years 1-9999, as OpenSearch's ISO dates and Python's datetime).
 FIRST_MS, LAST_MS = -62_135_596_800_000, 253_402_300_799_999
 _EXTRACTED_FIELDS = operator.methodcaller("get", "extractedFields")
 
 
-SYSTEM_FIELDS = ("@aws.account", "@aws.region")  # what a subscription's emitSystemFields adds to each event
 # What every source gets last: a source holding one of these keys has them set in place instead.
-_AT_KEYS = ("@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream")  # in the order they are set
-_SET_LAST = frozenset((*_AT_KEYS, *SYSTEM_FIELDS))
+_SET_LAST = frozenset((*AT_FIELDS, *SYSTEM_FIELDS))
 _NO_SYSTEM_FIELDS: dict[str, str] = {}
 
 
@@ -213,7 +223,7 @@ class _AtFields:
             payload.log_group,
             payload.log_stream,
         )
-        return {**dict(zip(_AT_KEYS, values, strict=True)), **(self.systems[position] if self.systems else {})}
+        return {**dict(zip(AT_FIELDS, values, strict=True)), **(self.systems[position] if self.systems else {})}
 
 
 def _serialized(sources: list[dict[str, Any]], at: _AtFields) -> list[bytes]:
@@ -227,11 +237,8 @@ def _serialized(sources: list[dict[str, Any]], at: _AtFields) -> list[bytes]:
     """
     stamp_of = at.times.stamp_of()
     payload = at.payload
-    tail = b',"@owner":%b,"@log_group":%b,"@log_stream":%b' % (
-        jsjson.dumps(payload.owner),
-        jsjson.dumps(payload.log_group),
-        jsjson.dumps(payload.log_stream),
-    )
+    values = (payload.owner, payload.log_group, payload.log_stream)
+    tail = b"".join(key + jsjson.dumps(value) for key, value in zip(_PAYLOAD_KEYS, values, strict=True))
     tails = [tail + _members(system) + b"}" for system in at.systems] if at.systems else [tail + b"}"] * len(sources)
     heads = [_FIRST_ID_KEY] * len(sources)  # an empty source: b'{"@id":'
     updated = []

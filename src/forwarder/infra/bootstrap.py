@@ -27,13 +27,13 @@ from urllib.parse import quote
 from forwarder import budget
 from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink, Response
+from forwarder.documents import schema
 from forwarder.errors import ForwarderError
 from forwarder.infra.cloudformation import answer_cloudformation
 from forwarder.log import logger
 from forwarder.settings import Settings
 
 TEMPLATE_PRIORITY = 100  # plus the prefix's length: see Config.priority
-KEYWORD_FIELDS = ("@id", "@owner", "@log_group", "@log_stream")
 
 
 class BootstrapError(ForwarderError):
@@ -42,11 +42,6 @@ class BootstrapError(ForwarderError):
 
 class NotMappedYetError(BootstrapError):
     """401/403: with fine-grained access control, the role is not mapped in the security plugin yet."""
-
-
-# An index takes writes for its whole period, and ISM counts its age from its creation:
-# so that its newest document is kept RetentionDays too, a weekly or monthly index lives longer.
-PERIOD_DAYS = {"daily": 0, "weekly": 7, "monthly": 31}
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ class Config:
             raise BootstrapError(f"RetentionDays={properties.get('RetentionDays')!r}: give a whole number of days >= 1")
         retain = str(properties.get("RetainOnDelete", "false")).strip().lower() == "true"
         date_format = str(properties.get("IndexDateFormat", "daily")).strip().lower() or "daily"
-        if date_format not in PERIOD_DAYS:
+        if date_format not in schema.PERIOD_DAYS:
             raise BootstrapError(f"IndexDateFormat={date_format!r}: give daily, weekly or monthly")
         return cls(prefix, retention, retain, date_format)
 
@@ -86,7 +81,7 @@ class Config:
     @property
     def min_index_age_days(self) -> int:
         """When ISM deletes an index: RetentionDays after its last day of writes."""
-        return self.retention_days + PERIOD_DAYS[self.date_format]
+        return self.retention_days + schema.PERIOD_DAYS[self.date_format]
 
     @property
     def pattern(self) -> str:
@@ -106,7 +101,7 @@ class Config:
                 "description": f"cwl-opensearch-forwarder: delete {self.pattern} after {self.retention_days} days"
                 + (
                     f" ({self.date_format} indices: {self.min_index_age_days} days from creation)"
-                    if PERIOD_DAYS[self.date_format]
+                    if schema.PERIOD_DAYS[self.date_format]
                     else ""
                 ),
                 "default_state": "hot",
@@ -125,13 +120,13 @@ class Config:
         }
 
     def index_template(self) -> dict[str, Any]:
-        properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
-        properties["@timestamp"] = {"type": "date"}
-        properties["@message"] = {"type": "text"}
+        properties: dict[str, Any] = {name: {"type": "keyword"} for name in schema.KEYWORD_FIELDS}
+        properties[schema.TIMESTAMP] = {"type": "date"}
+        properties[schema.MESSAGE] = {"type": "text"}
         # The safe form of a refused document (fallback.py): mapped up front, so that it
         # is accepted even by an index at its field limit.
-        properties["@fields_json"] = {"type": "text"}
-        properties["@fallback_reason"] = {"type": "text"}
+        properties[schema.FIELDS_JSON] = {"type": "text"}
+        properties[schema.FALLBACK_REASON] = {"type": "text"}
         return {
             "index_patterns": [self.pattern],
             "priority": self.priority,
