@@ -115,13 +115,18 @@ class Settings:
         return Shape(self.index_prefix, self.index_pattern, self.parse_json_fields, self.region)
 
     @property
-    def sends_ids(self) -> bool:
-        """Whether `_bulk` action lines carry `_id` (the event id), so a re-sent document overwrites itself.
+    def serverless(self) -> bool:
+        """An OpenSearch Serverless collection: every difference from a domain follows from this one rule.
 
-        A Serverless time-series collection refuses a document `_id`, so `aoss` sends none, and
-        there a re-send could index a line twice.
+        A time-series collection refuses a document `_id` (so a re-send could index a line
+        twice), and `_bulk`'s filter_path is not among its documented parameters.
         """
-        return self.service == "es"
+        return self.service == "aoss"
+
+    @property
+    def sends_ids(self) -> bool:
+        """Whether `_bulk` action lines carry `_id` (the event id), so a re-sent document overwrites itself."""
+        return not self.serverless
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

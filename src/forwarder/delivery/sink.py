@@ -141,7 +141,7 @@ class OpenSearchSink:
             # NDJSON of logs shrinks 5-10x; the signature covers the compressed bytes sent.
             body = igzip.compress(body, GZIP_LEVEL)
             headers["Content-Encoding"] = "gzip"
-        path = bulk.PLAIN_PATH if self._settings.service == "aoss" else bulk.FILTERED_PATH
+        path = bulk.PLAIN_PATH if self._settings.serverless else bulk.FILTERED_PATH
         return self.post(path, body, headers, time_left)
 
     def _limits(self, time_left: float | None) -> tuple[float, float]:
