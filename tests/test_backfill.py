@@ -20,7 +20,7 @@ from harness.standin import Fault, StandIn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder import handler
+from forwarder import handler, reports
 from forwarder.budget import Deadline
 from forwarder.tools import backfill, cli
 from forwarder.tools.cli import LocalContext
@@ -167,7 +167,7 @@ def test_the_create_op_leaves_a_document_that_appeared_after_the_check(
     payload = Payload("DATA_MESSAGE", "123456789012", GROUP, "s-1", [], [read_back, {**read_back, "id": "e-2"}])  # type: ignore[list-item]
     run = handler.runtime()
     report = pipeline.forward_payload(payload, run, Deadline(5), op=bulk.CREATE)
-    assert isinstance(report, pipeline.Report)
+    assert isinstance(report, reports.Report)
     assert (report.indexed, report.already_indexed, report.status) == (1, 1, "ok")
     assert forwarder_env.documents(f"mydata-payments-payments-api-{DAY}")["e-1"]["tenant"] == "t", "not overwritten"
 

@@ -21,7 +21,7 @@ from harness import payload_gen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forwarder import handler
+from forwarder import handler, reports
 from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import naming, schema
@@ -253,7 +253,7 @@ def test_backfills_id_check_and_create_op_on_the_node(real_opensearch: RealOpenS
     read_back = {"id": "e-1", "timestamp": TS, "message": "live"}
     payload = Payload("DATA_MESSAGE", "123456789012", GROUP, "s-1", [], [read_back, {**read_back, "id": "e-2"}])  # type: ignore[list-item]
     report = pipeline.forward_payload(payload, run, Deadline(30), op=bulk.CREATE)
-    assert isinstance(report, pipeline.Report) and (report.indexed, report.already_indexed) == (1, 1)
+    assert isinstance(report, reports.Report) and (report.indexed, report.already_indexed) == (1, 1)
     assert real_opensearch.sources()["e-1"]["tenant"] == "t", "the node kept the live document"
 
 

@@ -15,7 +15,7 @@ from forwarder import handler
 from forwarder.documents import transform
 from forwarder.errors import ForwarderError
 from forwarder.sources.decode import decode_event
-from forwarder.tools import cli, console
+from forwarder.tools import cli, console, replay
 from forwarder.tools.cli import LocalContext
 from forwarder.tools.replay import parse_target
 from tests.conftest import DeadLetterBucket
@@ -239,7 +239,8 @@ def test_lines_that_cannot_be_replayed_are_kept_and_the_rest_of_their_object_is(
     ]
     where = f"s3://{dead_letter.name}/{key}"
     assert report["kept"] == [{"where": where, "entries": 3, "reason": kept[0]["reason"]}]
-    assert console.replay_lines("s3://x/", report) == [
+    typed = replay.ReplayReport(**{key: value for key, value in report.items() if key != "source"})
+    assert console.replay_lines("s3://x/", typed) == [
         "s3://x/: 5 entries read: 2 delivered, 3 still failing",
         f"  kept: {where} (3 entries): {kept[0]['reason']}",
     ]

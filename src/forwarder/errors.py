@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from forwarder.reports import Report
 from forwarder.scrub import scrubbed
 
 
@@ -73,9 +74,11 @@ class TransportError(DeliveryError):
 class NotDeliveredError(DeliveryError):
     """Documents are neither indexed nor in the dead letter: the invocation fails so Lambda keeps the event."""
 
-    report: dict[str, Any] | None = None  # the payload's report, status "failed", where one was made
-    first: str = ""  # the first undelivered document's error type and reason
-    summary: str = ""  # the message without what Lambda does next, for a local command
+    def __init__(self, message: str, report: Report | None = None, first: str = "", summary: str = "") -> None:
+        super().__init__(message)
+        self.report = report  # the payload's report, status "failed", where one was made
+        self.first = first  # the first undelivered document's error type and reason
+        self.summary = summary  # the message without what Lambda does next, for a local command
 
 
 class DeadLetterError(ForwarderError):

@@ -14,6 +14,7 @@ from forwarder import metrics as emf
 from forwarder import pipeline
 from forwarder.budget import Deadline
 from forwarder.log import logger
+from forwarder.reports import Result
 from forwarder.settings import Settings
 from forwarder.sources import kinesis
 
@@ -34,9 +35,14 @@ def reset_runtime() -> None:
     _runtime = None
 
 
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda's entry point: what `handle` made, as the JSON Lambda returns."""
+    return handle(event, context).as_dict()
+
+
 @emf.per_invocation
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any) -> Result | kinesis.BatchResponse:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one payload."""
     run = runtime()
     deadline = Deadline.for_invocation(context, run.settings)
@@ -47,7 +53,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             lambda data: pipeline.forward(data, run, deadline),
             lambda entry: pipeline.forward_event(entry, run, deadline),
         )
-    return pipeline.forward_event(event, run, deadline).as_dict()
+    return pipeline.forward_event(event, run, deadline)
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from forwarder import jsjson
@@ -25,6 +25,7 @@ from forwarder.documents import collector, overflow, transform
 from forwarder.documents.document import Documents
 from forwarder.errors import DeadLetterError, NotDeliveredError, PayloadError
 from forwarder.log import logger
+from forwarder.reports import BadInput, ControlMessage, Report, Result
 from forwarder.settings import Settings
 from forwarder.sources import decode
 
@@ -55,60 +56,6 @@ class Prepared:
     redacted: int
     counts: transform.Counts = dataclasses.field(default_factory=transform.Counts)
     overflowed: int = 0  # documents sent to the overflow index (overflow.py)
-
-
-@dataclass(frozen=True)
-class Report:
-    """Where the events went: excluded + indexed + fallback + already_indexed + dead_lettered + failed == events."""
-
-    log_group: str
-    events: int  # in the payload
-    excluded: int  # by INCLUDE_PATTERN / EXCLUDE_PATTERN
-    indexed: int  # as made
-    fallback: int  # in the safe form (fallback.py), after a content rejection
-    dead_lettered: int  # written to the dead letter with their reason
-    failed: int  # none of the above: the invocation fails and Lambda retries the event
-    retried: int  # documents re-sent after a transient failure, whatever their end
-    requests: int
-    already_indexed: int = 0  # backfill's `create` op: the _id was there already, left as it was
-
-    @property
-    def status(self) -> str:
-        """ok: nothing dead-lettered or failed; partial: some dead-lettered; dead_lettered: all that was
-        not excluded; failed: some are neither indexed nor dead-lettered (the invocation fails)."""
-        if self.failed:
-            return "failed"
-        if not self.dead_lettered:
-            return "ok"
-        return "partial" if self.indexed + self.fallback + self.already_indexed else "dead_lettered"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, **asdict(self)}
-
-
-@dataclass(frozen=True)
-class ControlMessage:
-    """CloudWatch's check that the destination is reachable: nothing to send."""
-
-    log_group: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": "control_message"}
-
-
-@dataclass(frozen=True)
-class BadInput:
-    """An input that could not be decoded, written to the dead letter as it came."""
-
-    error_type: str
-    reason: str
-    dead_letter: str  # s3://bucket/key
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": "dead_lettered", **asdict(self)}
-
-
-Result = Report | ControlMessage | BadInput
 
 
 def prepare(data: str | bytes, settings: Settings) -> Prepared:
@@ -211,29 +158,22 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
     if problem:
         failed, dead = failed + dead, []
     report = Report(
-        payload.log_group,
-        events,
-        prepared.excluded,
-        outcome.indexed,
-        outcome.fallback,
-        len(dead) + len(rejected) - not_kept,
-        len(failed) + not_kept,
-        outcome.retried,
-        outcome.requests,
-        outcome.already_indexed,
+        events=events,
+        excluded=prepared.excluded,
+        indexed=outcome.indexed,
+        fallback=outcome.fallback,
+        dead_lettered=len(dead) + len(rejected) - not_kept,
+        failed=len(failed) + not_kept,
+        retried=outcome.retried,
+        requests=outcome.requests,
+        already_indexed=outcome.already_indexed,
+        log_group=payload.log_group,
     )
     emf.count(
         run.settings.index_prefix,
-        DocumentsIn=report.events,
-        Excluded=report.excluded,
+        **report.metrics(),
         Redacted=prepared.redacted,
         **_shaping_counts(run.settings, prepared.counts),
-        Indexed=report.indexed,
-        Fallback=report.fallback,
-        DeadLettered=report.dead_lettered,
-        Failed=report.failed,
-        Retried=report.retried,
-        **({"AlreadyIndexed": report.already_indexed} if report.already_indexed else {}),
         **(
             {"IndexOverflow": prepared.overflowed}
             if prepared.overflowed or not run.settings.index_pattern.is_default
@@ -264,13 +204,12 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
             f"{report.failed} of {events} documents are neither indexed nor dead-lettered "
             f"(first: {cause}" + (f"; dead letter: {problem}" if problem else "") + ")"
         )
-        not_delivered = NotDeliveredError(
-            f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id"
+        raise NotDeliveredError(
+            f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id",
+            report=report,
+            first=cause,
+            summary=summary,
         )
-        not_delivered.summary = summary
-        not_delivered.report = report.as_dict()
-        not_delivered.first = cause
-        raise not_delivered
     if report.dead_lettered:
         logger.warning("bulk report", extra=details)
     else:

@@ -13,7 +13,18 @@ blocks the shard.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class BatchResponse:
+    """The partial batch response: each failed record's sequence number, from which Lambda retries."""
+
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batchItemFailures": self.failures}
 
 
 def is_kinesis_batch(event: Any) -> bool:
@@ -28,7 +39,7 @@ def process_batch(
     context: Any,
     process_data: Callable[[str], Any],
     process_unreadable: Callable[[Any], Any],
-) -> dict[str, Any]:
+) -> BatchResponse:
     """`process_data(base64 data)` for each record, in order; returns the partial batch response.
 
     An entry that is not an object has no sequence number to report as failed, so it cannot
@@ -44,14 +55,12 @@ def process_batch(
         else:
             process_unreadable(record)
     if not readable:
-        return {"batchItemFailures": []}
+        return BatchResponse()
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-    response: dict[str, Any] = dict(
-        process_partial_response(
-            event={**event, "Records": readable},
-            record_handler=lambda record: process_data(record.kinesis.data),
-            processor=processor,
-            context=context,
-        )
+    response = process_partial_response(
+        event={**event, "Records": readable},
+        record_handler=lambda record: process_data(record.kinesis.data),
+        processor=processor,
+        context=context,
     )
-    return response
+    return BatchResponse([dict(item) for item in response["batchItemFailures"]])

@@ -23,7 +23,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from forwarder import pipeline
 from forwarder.budget import Deadline
 from forwarder.delivery import bulk
 from forwarder.errors import ForwarderError, NotDeliveredError
+from forwarder.reports import Counts
 from forwarder.sources.decode import Payload
 
 PAGE_EVENTS = 10_000  # FilterLogEvents' most per page
@@ -76,26 +77,12 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-@dataclass
-class BackfillReport:
-    events: int = 0  # read from CloudWatch Logs
-    excluded: int = 0
-    indexed: int = 0
-    fallback: int = 0
-    already_indexed: int = 0  # there before this page was sent (live forwarding, an earlier run): left as they were
-    dead_lettered: int = 0
-    failed: int = 0
-    requests: int = 0
-    pages: int = 0
+@dataclass(frozen=True)
+class BackfillReport(Counts):
+    """The payloads' counts summed; events are those read from CloudWatch Logs, and already_indexed counts
+    those there before their page was sent (live forwarding, an earlier run), left as they were."""
 
-    def add(self, report: pipeline.Report) -> None:
-        self.excluded += report.excluded
-        self.indexed += report.indexed
-        self.fallback += report.fallback
-        self.already_indexed += report.already_indexed
-        self.dead_lettered += report.dead_lettered
-        self.failed += report.failed
-        self.requests += report.requests
+    pages: int = 0
 
 
 @dataclass
@@ -278,13 +265,12 @@ def run(
                 continue
             events = _distinct(events)
             there = already_indexed(runtime, [event["eventId"] for event in events])
-            checkpoint.report.already_indexed += len(there)
+            page = Counts(events=len(there), already_indexed=len(there))  # the payloads count the rest
             for payload in _payloads(
                 [event for event in events if event["eventId"] not in there], group, owners[group]
             ):
-                _deliver(payload, runtime, checkpoint.report)
-            checkpoint.report.events += len(events)
-            checkpoint.report.pages += 1
+                page += _deliver(payload, runtime)
+            checkpoint.report = replace(checkpoint.report + page, pages=checkpoint.report.pages + 1)
             if token:
                 position.next_token = token
             else:
@@ -300,19 +286,16 @@ def run(
     return checkpoint.report
 
 
-def _deliver(payload: Payload, runtime: pipeline.Runtime, report: BackfillReport) -> None:
+def _deliver(payload: Payload, runtime: pipeline.Runtime) -> Counts:
     deadline = Deadline(runtime.settings.retry_max_seconds)
     try:
         result = pipeline.forward_payload(payload, runtime, deadline, op=bulk.CREATE)
     except NotDeliveredError as err:
-        if err.report:
-            report.failed += err.report.get("failed", 0)
         raise BackfillError(
             f"{payload.log_group}: a page was not delivered ({err.summary or err}); the checkpoint is before it: "
             "run the same command again once OpenSearch takes writes"
         ) from None
-    if isinstance(result, pipeline.Report):
-        report.add(result)
+    return result if isinstance(result, Counts) else Counts()
 
 
 def _distinct(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

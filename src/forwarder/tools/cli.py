@@ -246,7 +246,7 @@ def _write_stdout(data: bytes) -> bool:
 
 
 def _invoke(files: list[Path], mode: str, verbose: bool) -> int:
-    from forwarder.handler import lambda_handler, runtime
+    from forwarder.handler import handle, runtime
 
     runtime()  # a wrong setting is one error before any file, not one per file
     status = 0
@@ -254,7 +254,7 @@ def _invoke(files: list[Path], mode: str, verbose: bool) -> int:
         event = _read_event(path)
         try:
             with _metrics_lines(verbose):
-                result = lambda_handler(event, LocalContext())
+                result = handle(event, LocalContext())
         except NotDeliveredError as err:
             if err.report and mode != console.QUIET:  # status "failed", with its counts
                 console.write_report(mode, str(path), err.report, err.first)
@@ -404,17 +404,17 @@ def _backfill(args: argparse.Namespace, mode: str, verbose: bool) -> int:
             flush_metrics()
     finally:
         bar.close()
-    summary = {
-        "log_groups": list(job.log_groups),
-        "start": datetime.fromtimestamp(job.start_ms / 1000, UTC).isoformat(),
-        "end": datetime.fromtimestamp(job.end_ms / 1000, UTC).isoformat(),
-        "checkpoint": where,
-        **dataclasses.asdict(report),
-    }
     if mode == console.JSON:
+        summary = {
+            "log_groups": list(job.log_groups),
+            "start": datetime.fromtimestamp(job.start_ms / 1000, UTC).isoformat(),
+            "end": datetime.fromtimestamp(job.end_ms / 1000, UTC).isoformat(),
+            "checkpoint": where,
+            **dataclasses.asdict(report),
+        }
         print(orjson.dumps(summary).decode())
     elif mode == console.HUMAN:
-        print(console.backfill_line(summary))
+        print(console.backfill_line(job, report, where))
     return 0
 
 
@@ -441,7 +441,7 @@ def _replay(source: str, mode: str, verbose: bool) -> int:
     if mode == console.JSON:
         print(orjson.dumps({"source": source, **report.as_dict()}).decode())
     elif mode == console.HUMAN:
-        print("\n".join(console.replay_lines(source, report.as_dict())))
+        print("\n".join(console.replay_lines(source, report)))
     failing = report.still_failing or report.unreadable
     if failing and mode == console.QUIET:
         print(

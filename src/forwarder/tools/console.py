@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
+from forwarder.reports import BadInput, ControlMessage, Result
 from forwarder.scrub import scrubbed
+from forwarder.sources.kinesis import BatchResponse
+
+if TYPE_CHECKING:  # a tool's report: the module itself loads only when that tool runs
+    from forwarder.tools.backfill import BackfillReport, Job
+    from forwarder.tools.replay import ReplayReport
 
 HUMAN, JSON, QUIET = "human", "json", "quiet"
 LAST_CHARS = 160  # of a retry's last error, in one line
-# The report's counts, in the order a person reads them, and what to call them.
-_COUNTS = (
-    ("indexed", "indexed"),
-    ("fallback", "indexed in the safe form"),
-    ("already_indexed", "there already, left as they were"),
-    ("dead_lettered", "dead-lettered"),
-    ("failed", "not delivered"),
-    ("excluded", "excluded by the filters"),
-)
 
 _SAID_BY_THE_COMMAND = frozenset({"bad input", "bad input dead-lettered"})  # in its report or error line
 _DETAILS = ("key", "reason", "dead_letter_problem")  # extra keys of a log record worth a person's reading
@@ -40,31 +38,27 @@ def output_mode(json: bool, quiet: bool, stdout: TextIO) -> str:
     return HUMAN
 
 
-def write_report(mode: str, name: str, report: dict[str, Any], first: str = "") -> None:
-    """One payload's (or a replay's) report on stdout, in the chosen output."""
+def write_report(mode: str, name: str, result: Result | BatchResponse, first: str = "") -> None:
+    """One event file's result on stdout, in the chosen output."""
     if mode == JSON:
-        print(orjson.dumps({"file": name, **report}).decode(), flush=True)
+        print(orjson.dumps({"file": name, **result.as_dict()}).decode(), flush=True)
     elif mode == HUMAN:
-        print(report_line(name, report, first), flush=True)
+        print(report_line(name, result, first), flush=True)
 
 
-def report_line(name: str, report: dict[str, Any], first: str = "") -> str:
-    status = report.get("status")
-    if status == "control_message":
+def report_line(name: str, result: Result | BatchResponse, first: str = "") -> str:
+    if isinstance(result, ControlMessage):
         return f"{name}: control message (CloudWatch checking the destination): nothing to send"
-    if "batchItemFailures" in report:  # a Kinesis batch
-        failures = len(report["batchItemFailures"])
+    if isinstance(result, BatchResponse):
+        failures = len(result.failures)
         return f"{name}: Kinesis batch: {failures} record(s) to retry" if failures else f"{name}: Kinesis batch: ok"
-    if "error_type" in report:  # bad input, kept as it came
-        return (
-            f"{name}: {status}: bad input ({report['error_type']}: {report['reason']}), kept in {report['dead_letter']}"
-        )
-    counts = ", ".join(f"{report[key]:,} {label}" for key, label in _COUNTS if report.get(key))
-    requests = report.get("requests", 0)
+    if isinstance(result, BadInput):  # kept as it came
+        return f"{name}: dead_lettered: bad input ({result.error_type}: {result.reason}), kept in {result.dead_letter}"
+    requests = result.requests
     detail = f"{requests} request{'' if requests == 1 else 's'}"
-    if report.get("retried"):
-        detail += f", {report['retried']:,} documents re-sent"
-    line = f"{name}: {status}: {report.get('events', 0):,} events: {counts or 'nothing sent'} ({detail})"
+    if result.retried:
+        detail += f", {result.retried:,} documents re-sent"
+    line = f"{name}: {result.status}: {result.events:,} events: {result.described() or 'nothing sent'} ({detail})"
     return f"{line}; first: {first}" if first else line
 
 
@@ -121,31 +115,31 @@ class PeopleLog(logging.Handler):
         )
 
 
-def replay_lines(source: str, report: dict[str, Any]) -> list[str]:
+def replay_lines(source: str, report: ReplayReport) -> list[str]:
     """A replay's report: the counts, then each object or message that stays, with its first reason."""
     counts = ", ".join(
-        f"{report[key]:,} {label}"
-        for key, label in (
-            ("indexed", "delivered"),
-            ("still_failing", "still failing"),
-            ("removed", "removed"),
-            ("unreadable", "unreadable"),
+        f"{count:,} {label}"
+        for count, label in (
+            (report.indexed, "delivered"),
+            (report.still_failing, "still failing"),
+            (report.removed, "removed"),
+            (report.unreadable, "unreadable"),
         )
-        if report.get(key)
+        if count
     )
-    lines = [f"{source}: {report['entries']:,} entries read: {counts or 'nothing to do'}"]
-    lines += [f"  kept: {kept['where']} ({kept['entries']} entries): {kept['reason']}" for kept in report["kept"]]
-    if report["kept_not_listed"]:
-        lines.append(f"  and {report['kept_not_listed']:,} more kept")
+    lines = [f"{source}: {report.entries:,} entries read: {counts or 'nothing to do'}"]
+    lines += [f"  kept: {kept['where']} ({kept['entries']} entries): {kept['reason']}" for kept in report.kept]
+    if report.kept_not_listed:
+        lines.append(f"  and {report.kept_not_listed:,} more kept")
     return lines
 
 
-def backfill_line(summary: dict[str, Any]) -> str:
-    groups = summary["log_groups"]
+def backfill_line(job: Job, report: BackfillReport, checkpoint: str) -> str:
+    groups = job.log_groups
     what = groups[0] if len(groups) == 1 else f"{len(groups)} log groups"
-    counts = ", ".join(f"{summary[key]:,} {label}" for key, label in _COUNTS if summary.get(key))
+    start, end = (datetime.fromtimestamp(ms / 1000, UTC).isoformat() for ms in (job.start_ms, job.end_ms))
     return (
-        f"backfill of {what}, {summary['start']} to {summary['end']}: {summary['events']:,} events read: "
-        f"{counts or 'nothing sent'} ({summary['pages']} pages, {summary['requests']} requests); "
-        f"checkpoint {summary['checkpoint']}"
+        f"backfill of {what}, {start} to {end}: {report.events:,} events read: "
+        f"{report.described() or 'nothing sent'} ({report.pages} pages, {report.requests} requests); "
+        f"checkpoint {checkpoint}"
     )
