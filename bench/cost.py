@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from harness import payload_gen  # noqa: E402
 
-from forwarder.tools.cli import EVENT_OVERHEAD  # noqa: E402
+from forwarder.tools.commands.encode import EVENT_OVERHEAD  # noqa: E402
 
 FULL_VCPU_MB = 1769  # docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
 PRICES = {  # us-east-1, on-demand

@@ -47,7 +47,7 @@ if what == "documents":
             transform.make_documents(payload, transform.Shape())
 else:
     from forwarder import handler
-    from forwarder.tools.cli import LocalContext
+    from forwarder.tools.local import LocalContext
     events = [{"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}} for raw in raws]
     handler.lambda_handler(events[0], LocalContext())  # connections made, caches warm
     if work:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from forwarder import handler, reports
 from forwarder.budget import Deadline
 from forwarder.tools import backfill, cli
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with
 

@@ -9,7 +9,7 @@ import pytest
 from forwarder import handler
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import client_for
 from tests.events import event_with, one_event
 

@@ -16,7 +16,7 @@ from harness.standin import Fault, StandIn
 
 from forwarder.infra import bootstrap
 from forwarder.infra.cloudformation import NotAnsweredError
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import ResponseCatcher
 
 POLICY = "mydata-delete-after-retention"

@@ -26,7 +26,7 @@ from forwarder.documents.document import Document, Documents
 from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sources import decode
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import (
     FAST_RETRIES,
     DeadLetterBucket,

@@ -9,7 +9,7 @@ from forwarder import handler
 from forwarder.documents.filters import Filters
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.events import emf_lines, event_with, one_event, single
 
 INDEX = "mydata-payments-payments-api-2026.11.22"

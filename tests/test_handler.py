@@ -15,7 +15,7 @@ from harness.standin import StandIn
 
 from forwarder import handler
 from forwarder.errors import DeliveryError, NotBase64Error, NotDeliveredError, NotGzipError
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import self_signed_certificate
 from tests.events import GROUP, emf_lines, event_with, log_lines, one_event, single
 

@@ -10,7 +10,7 @@ from harness import payload_gen
 from harness.standin import StandIn
 
 from forwarder import handler
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
 

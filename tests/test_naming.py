@@ -19,7 +19,7 @@ from forwarder.errors import ConfigError
 from forwarder.infra.bootstrap import Config
 from forwarder.settings import DOCUMENTS_ONLY, Settings
 from forwarder.sources.decode import Payload
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.events import emf_lines, event_with, single
 
 CLUSTER_GROUP = "/aws/containerinsights/prod/application"  # Container Insights: one group for every app

@@ -28,7 +28,7 @@ from moto import mock_aws
 from forwarder import handler
 from forwarder.errors import ForwarderError
 from forwarder.tools import cli
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import BUCKET, DeadLetterBucket, report_at_the_end, restore_standin_credentials
 
 PAYLOADS, EVENTS = 20, 1000

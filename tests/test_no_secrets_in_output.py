@@ -31,7 +31,7 @@ from forwarder.errors import NotDeliveredError
 from forwarder.infra import bootstrap, subscriptions
 from forwarder.scrub import CREDENTIAL_NAMES, scrubbed
 from forwarder.tools import cli
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.events import event_with, one_event
 

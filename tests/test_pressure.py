@@ -25,7 +25,7 @@ BULK_DOCS = 250  # a few hundred per _bulk: 160 requests
 FORWARDER = """
 import json, sys
 from forwarder import handler
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 for path in sys.argv[1:]:
     report = handler.lambda_handler(json.load(open(path)), LocalContext())
     print(json.dumps(report))

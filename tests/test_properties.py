@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 from forwarder import handler
 from forwarder.delivery.send import MAYBE_INDEXED
 from forwarder.errors import NotDeliveredError
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import DeadLetterBucket
 
 CI_EXAMPLES, LONG_EXAMPLES = 300, 5000

@@ -27,7 +27,7 @@ from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import naming, schema
 from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import RealOpenSearch
 from tests.events import GROUP, event_with, one_event
 from tests.sam import REPO

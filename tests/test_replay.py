@@ -16,7 +16,7 @@ from forwarder.documents import transform
 from forwarder.errors import ForwarderError
 from forwarder.sources.decode import decode_event
 from forwarder.tools import cli, console, replay
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from forwarder.tools.replay import parse_target
 from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event

@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from forwarder import budget
 from forwarder.infra import subscriptions
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.conftest import ResponseCatcher, client_for, environ
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

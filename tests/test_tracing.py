@@ -8,7 +8,7 @@ from harness.standin import StandIn
 
 from forwarder import handler
 from forwarder.delivery import tracing
-from forwarder.tools.cli import LocalContext
+from forwarder.tools.local import LocalContext
 from tests.events import event_with, one_event
 
 
