@@ -135,25 +135,11 @@ def _bounded(prepared: Prepared, run: Runtime) -> Prepared:
 
 def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: float | None = None) -> Report:
     """Dead-letter what could not be delivered, report it (log line and metrics), and fail if anything is left."""
-    payload, store = prepared.payload, run.dead_letter
+    payload = prepared.payload
     rejected = prepared.counts.rejected  # events that made no document: dead-lettered as they came
     events = len(prepared.documents) + prepared.excluded + len(rejected)
     dead, failed = outcome.dead, list(outcome.pending)
-    keys: list[str] = []
-    problem = ""
-    if (dead or rejected) and store is None:
-        problem = "DEAD_LETTER_BUCKET is not set"
-    elif store is not None and (dead or rejected):
-        until = None if time_left is None else time.monotonic() + time_left
-        try:
-            if rejected:
-                keys.append(store.put_events(rejected, payload, time_left))
-            if dead:
-                left = None if until is None else until - time.monotonic()
-                keys += store.put_documents(dead, payload.log_group, payload.log_stream, left)
-        except DeadLetterError as err:
-            problem = str(err)
-        keys = [f"s3://{store.bucket}/{key}" for key in keys]
+    keys, problem = _dead_letter(dead, rejected, payload, run.dead_letter, time_left)
     not_kept = len(rejected) if problem else 0  # rejected events that are not in the dead letter either
     if problem:
         failed, dead = failed + dead, []
@@ -194,27 +180,56 @@ def settle(outcome: send.Outcome, prepared: Prepared, run: Runtime, time_left: f
         details["dead_letter_problem"] = problem
     if report.failed:
         logger.error("bulk report", extra=details)
-        first = failed[0] if failed else None
-        cause = (
-            f"{first.error_type}: {first.reason[:300]}"
-            if first
-            else f"{transform.REJECTED}: {rejected[0].reason[:300]}"
-        )
-        summary = (
-            f"{report.failed} of {events} documents are neither indexed nor dead-lettered "
-            f"(first: {cause}" + (f"; dead letter: {problem}" if problem else "") + ")"
-        )
-        raise NotDeliveredError(
-            f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id",
-            report=report,
-            first=cause,
-            summary=summary,
-        )
+        raise _not_delivered(report, failed, rejected, problem)
     if report.dead_lettered:
         logger.warning("bulk report", extra=details)
     else:
         logger.info("bulk report", extra=details)
     return report
+
+
+def _dead_letter(
+    dead: list[send.Undelivered],
+    rejected: list[transform.Rejected],
+    payload: decode.Payload,
+    store: DeadLetterStore | None,
+    time_left: float | None,
+) -> tuple[list[str], str]:
+    """Where the undeliverable and the rejected went (s3:// URLs), or the problem that kept them out."""
+    if not (dead or rejected):
+        return [], ""
+    if store is None:
+        return [], "DEAD_LETTER_BUCKET is not set"
+    until = None if time_left is None else time.monotonic() + time_left
+    keys: list[str] = []
+    try:
+        if rejected:
+            keys.append(store.put_events(rejected, payload, time_left))
+        if dead:
+            left = None if until is None else until - time.monotonic()
+            keys += store.put_documents(dead, payload.log_group, payload.log_stream, left)
+    except DeadLetterError as err:
+        return [f"s3://{store.bucket}/{key}" for key in keys], str(err)
+    return [f"s3://{store.bucket}/{key}" for key in keys], ""
+
+
+def _not_delivered(
+    report: Report, failed: list[send.Undelivered], rejected: list[transform.Rejected], problem: str
+) -> NotDeliveredError:
+    first = failed[0] if failed else None
+    cause = (
+        f"{first.error_type}: {first.reason[:300]}" if first else f"{transform.REJECTED}: {rejected[0].reason[:300]}"
+    )
+    summary = (
+        f"{report.failed} of {report.events} documents are neither indexed nor dead-lettered "
+        f"(first: {cause}" + (f"; dead letter: {problem}" if problem else "") + ")"
+    )
+    return NotDeliveredError(
+        f"{summary}. Lambda retries the event; re-sent documents overwrite themselves by _id",
+        report=report,
+        first=cause,
+        summary=summary,
+    )
 
 
 def _shaping_counts(settings: Settings, counts: transform.Counts) -> dict[str, int]:

@@ -253,15 +253,7 @@ def run(
                 events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
             except _TokenRefused as refused:  # expired since the checkpoint: the window again, counted once
                 refusals += 1
-                if refusals > MAX_TOKEN_REFUSALS:
-                    raise BackfillError(
-                        f"{group}: FilterLogEvents refused its page token {refusals} times in the window from "
-                        f"{datetime.fromtimestamp(position.window_start_ms / 1000, UTC).isoformat()} ({refused}); "
-                        "the checkpoint is at that window's start: run the same command again later"
-                    ) from None
-                if position.window_report is not None:
-                    checkpoint.report = BackfillReport(**position.window_report)
-                position.next_token = None
+                _read_window_again(checkpoint, group, refused, refusals)
                 continue
             events = _distinct(events)
             there = already_indexed(runtime, [event["eventId"] for event in events])
@@ -284,6 +276,20 @@ def run(
                 if ahead > 0:
                     sleep(ahead)
     return checkpoint.report
+
+
+def _read_window_again(checkpoint: Checkpoint, group: str, refused: _TokenRefused, refusals: int) -> None:
+    """From the window's start, with the report as it began; BackfillError past MAX_TOKEN_REFUSALS."""
+    position = checkpoint.positions[group]
+    if refusals > MAX_TOKEN_REFUSALS:
+        raise BackfillError(
+            f"{group}: FilterLogEvents refused its page token {refusals} times in the window from "
+            f"{datetime.fromtimestamp(position.window_start_ms / 1000, UTC).isoformat()} ({refused}); "
+            "the checkpoint is at that window's start: run the same command again later"
+        ) from None
+    if position.window_report is not None:
+        checkpoint.report = BackfillReport(**position.window_report)
+    position.next_token = None
 
 
 def _deliver(payload: Payload, runtime: pipeline.Runtime) -> Counts:
