@@ -13,6 +13,21 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 TOOLS_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
 
 
+def moved_clock_path(folder: Path) -> list[str]:
+    """Under `make test-any-day`, what a process run with -S and a PYTHONPATH of its own needs on that path
+    to move its clock too: time-machine alone (linked into `folder`, not the whole venv) and tests/any_day.
+    Its script imports sitecustomize itself, as -S skips it."""
+    if not os.environ.get("ANY_DAY_SHIFT_DAYS"):
+        return []
+    import time_machine
+
+    site = Path(time_machine.__file__).parents[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in (site / "time_machine", *site.glob("_time_machine*.so")):
+        (folder / part.name).symlink_to(part)
+    return [str(folder), str(REPO / "tests" / "any_day")]
+
+
 def sam_build(sam_tools: Path, build_dir: Path, architecture: str) -> Path:
     python_dir = Path(sys.base_exec_prefix) / "bin"  # the interpreter this venv was made from: 3.13
     env = {**TOOLS_ENV, "PATH": f"{python_dir}:{TOOLS_ENV['PATH']}"}

@@ -25,7 +25,7 @@ from harness import payload_gen
 from harness.standin import StandIn
 from moto import mock_aws
 
-from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, sam_build
+from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, moved_clock_path, sam_build
 
 LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
 
@@ -69,7 +69,9 @@ def test_the_built_artifact_imports_and_serves_an_event(sam_tools: Path, tmp_pat
     artifact = sam_build(sam_tools, tmp_path / "x86", "x86_64")  # this machine's architecture, to run it
     event = payload_gen.event_for(payload_gen.clean_payload(seed=5, events=50))
     serve = (
-        "import json, sys\n"
+        "import json, os, sys\n"
+        "if os.environ.get('ANY_DAY_SHIFT_DAYS'):\n"
+        "    import sitecustomize  # make test-any-day's moved clock (-S skips it)\n"
         "from forwarder import handler\n"
         "assert handler.__file__.startswith(sys.argv[1]), handler.__file__\n"
         "class Context:\n"
@@ -81,7 +83,9 @@ def test_the_built_artifact_imports_and_serves_an_event(sam_tools: Path, tmp_pat
     with StandIn() as standin:
         env = {
             "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(artifact),  # only the artifact: the Lambda runtime's view
+            # Only the artifact, the Lambda runtime's view (and under test-any-day what moves the clock).
+            "PYTHONPATH": os.pathsep.join([str(artifact), *moved_clock_path(tmp_path / "clock")]),
+            **{key: value for key, value in os.environ.items() if key == "ANY_DAY_SHIFT_DAYS"},
             "AWS_LAMBDA_FUNCTION_NAME": "forwarder",
             **standin.env(),
         }
