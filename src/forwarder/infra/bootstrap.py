@@ -29,7 +29,7 @@ from forwarder.budget import Deadline
 from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.documents import schema
 from forwarder.errors import ForwarderError
-from forwarder.infra.cloudformation import answer_cloudformation
+from forwarder.infra.cloudformation import Answer, serve
 from forwarder.log import logger
 from forwarder.settings import Settings
 
@@ -194,33 +194,26 @@ class Bootstrap:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> None:
     """Do what CloudFormation asks, then answer it, whatever happened."""
-    status, reason, data = "SUCCESS", "", {}
-    physical_id = event.get("PhysicalResourceId") or "opensearch-bootstrap"
-    try:
+
+    def work(answer: Answer) -> None:
         config = Config.from_properties(event.get("ResourceProperties", {}))
-        physical_id = config.policy_id
+        answer.physical_id = config.policy_id
         settings = Settings.from_env()
         deadline = Deadline.before_answer(context, budget.BOOTSTRAP_MARGIN_SECONDS)
         run = Bootstrap(OpenSearchSink(settings), deadline or Deadline(settings.retry_max_seconds))
         request = event["RequestType"]
-        if request == "Delete":
-            if not config.retain_on_delete:
-                run.remove(config)
-        else:
-            old = event.get("OldResourceProperties")
-            data = run.apply(config, Config.from_properties(old) if request == "Update" and old else None)
-    except NotMappedYetError as err:
-        # The usual first deploy with fine-grained access control: the role can only be mapped
-        # once it exists. Failing would roll the whole stack back, so say so and carry on.
-        reason = f"ISM policy and index template not made yet: {err}"
-        data = {"PolicyId": "", "TemplateName": "", "IndicesMoved": 0, "Pending": reason}
-        logger.error("bootstrap pending", extra={"reason": reason})
-    except Exception as err:  # anything at all: CloudFormation must hear of it, not wait
-        reason = f"{type(err).__name__}: {err}"[:1000]
-        logger.exception("bootstrap failed")
-        if event.get("RequestType") == "Delete":
-            # A domain already gone (or unreachable) must not keep the stack from being deleted.
-            reason = f"policy and template left in place: {reason}"
-        else:
-            status = "FAILED"
-    answer_cloudformation(event, status, reason, physical_id, data, context)
+        try:
+            if request == "Delete":
+                if not config.retain_on_delete:
+                    run.remove(config)
+            else:
+                old = event.get("OldResourceProperties")
+                answer.data = run.apply(config, Config.from_properties(old) if request == "Update" and old else None)
+        except NotMappedYetError as err:
+            # The usual first deploy with fine-grained access control: the role can only be mapped
+            # once it exists. Failing would roll the whole stack back, so say so and carry on.
+            answer.reason = f"ISM policy and index template not made yet: {err}"
+            answer.data = {"PolicyId": "", "TemplateName": "", "IndicesMoved": 0, "Pending": answer.reason}
+            logger.error("bootstrap pending", extra={"reason": answer.reason})
+
+    serve(event, context, "opensearch-bootstrap", work, "bootstrap", left="policy and template left in place: ")

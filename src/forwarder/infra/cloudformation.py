@@ -1,4 +1,4 @@
-"""Answering CloudFormation for a custom resource: the PUT to the pre-signed ResponseURL.
+"""A custom resource's life: do what CloudFormation asks, then answer it with a PUT to the pre-signed ResponseURL.
 
 Shared by the bootstrap (ISM policy, index template) and the log-group subscriptions.
 The URL's query is a credential (its signature): it never goes into a log line or an error.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
@@ -22,6 +24,37 @@ ANSWER_ATTEMPTS = 5
 
 class NotAnsweredError(ForwarderError):
     """CloudFormation could not be answered within the function's time."""
+
+
+@dataclass
+class Answer:
+    """What CloudFormation hears; the work sets it as it learns it (the physical id first)."""
+
+    physical_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def serve(
+    event: dict[str, Any], context: Any, default_id: str, work: Callable[[Answer], None], what: str, left: str = ""
+) -> None:
+    """Do `work`, then answer CloudFormation, whatever happened: it must hear of anything at all, not wait an hour.
+
+    A failed Create or Update is FAILED with its one-line reason. A failed Delete still
+    succeeds, its reason prefixed by `left` (what stays in place): a domain, group or function
+    already gone must not keep the stack from being deleted.
+    """
+    answer, status = Answer(event.get("PhysicalResourceId") or default_id), "SUCCESS"
+    try:
+        work(answer)
+    except Exception as err:  # anything at all
+        reason = f"{type(err).__name__}: {err}"[:1000]
+        logger.exception(f"{what} failed")
+        if event.get("RequestType") == "Delete":
+            answer.reason = f"{left}{reason}"
+        else:
+            status, answer.reason = "FAILED", reason
+    answer_cloudformation(event, status, answer.reason, answer.physical_id, answer.data, context)
 
 
 def answer_cloudformation(

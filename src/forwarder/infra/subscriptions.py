@@ -38,7 +38,7 @@ from forwarder import budget
 from forwarder.bounded import BoundedClient
 from forwarder.budget import Deadline
 from forwarder.errors import ForwarderError
-from forwarder.infra.cloudformation import answer_cloudformation
+from forwarder.infra.cloudformation import Answer, serve
 from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
@@ -321,11 +321,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _custom_resource(event: dict[str, Any], context: Any) -> None:
     """Do what CloudFormation asks, then answer it, whatever happened."""
-    status, reason, data = "SUCCESS", "", {}
-    physical_id = event.get("PhysicalResourceId") or "log-group-subscriptions"
-    try:
+
+    def work(answer: Answer) -> None:
         config = Config.from_properties(event.get("ResourceProperties", {}))
-        physical_id = config.filter_name
+        answer.physical_id = config.filter_name
         subscriber = clients(_deadline(context))
         if event["RequestType"] == "Delete":
             report = subscriber.remove(config)
@@ -333,16 +332,12 @@ def _custom_resource(event: dict[str, Any], context: Any) -> None:
             old = event.get("OldResourceProperties")
             previous = Config.from_properties(old) if event["RequestType"] == "Update" and old else None
             report = subscriber.reconcile(config, previous)
-        data = report.as_data()
+        answer.data = report.as_data()
         notes = []
         if report.full:
             notes.append(f"not subscribed, two subscription filters there already: {', '.join(report.full)}")
         if report.pending:
             notes.append(f"{len(report.pending)} groups left for the hourly reconcile (out of time)")
-        reason = "; ".join(notes)[:1000]
-    except Exception as err:  # CloudFormation must hear of anything at all, not wait an hour
-        reason = f"{type(err).__name__}: {err}"[:1000]
-        logger.exception("subscriptions failed")
-        if event.get("RequestType") != "Delete":
-            status = "FAILED"  # a Delete goes on: a group or function already gone must not block it
-    answer_cloudformation(event, status, reason, physical_id, data, context)
+        answer.reason = "; ".join(notes)[:1000]
+
+    serve(event, context, "log-group-subscriptions", work, "subscriptions")
