@@ -1,4 +1,10 @@
-"""`forwarder backfill`: a log group's history through the same pipeline, with live forwarding's _ids."""
+"""Forward a log group's history (FilterLogEvents) through the same pipeline, with the same _ids.
+
+Read the log groups' events in [--start, --end) with FilterLogEvents and send them as the Lambda
+does (filters, redaction, index pattern, safe form, dead letter), with each event's id as _id, so
+what live forwarding already indexed is left as it is, never duplicated. A checkpoint after each
+delivered page lets the same command, run again, go on where it stopped.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import orjson
 
 from forwarder.errors import ForwarderError
 from forwarder.tools import console
+from forwarder.tools.commands.common import subcommand
 from forwarder.tools.local import metrics_lines
 
 if TYPE_CHECKING:
@@ -26,17 +33,7 @@ EXAMPLES = (
 
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
-    backfill = commands.add_parser(
-        "backfill",
-        parents=[reporting],
-        help="forward a log group's history (FilterLogEvents) through the same pipeline, with the same _ids",
-        description="Read the log groups' events in [--start, --end) with FilterLogEvents and send them as the "
-        "Lambda does (filters, redaction, index pattern, safe form, dead letter), with each event's id as _id, so "
-        "what live forwarding already indexed is overwritten, not duplicated. A checkpoint after each delivered page "
-        "lets the same command, run again, go on where it stopped.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    backfill = subcommand(commands, "backfill", __doc__, EXAMPLES, reporting)
     backfill.add_argument("log_groups", nargs="+", metavar="LOG_GROUP", help="a log group name")
     backfill.add_argument("--start", required=True, help="ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or -7d, -12h")
     backfill.add_argument("--end", default="now", help="the same forms (default: now); events before it")

@@ -1,4 +1,9 @@
-"""`forwarder bench`: time the hot path (decode, documents, _bulk body) on event files, no network."""
+"""Time decode + transform + _bulk body on event files (no network).
+
+Time the hot path (base64 -> gunzip -> JSON -> documents -> NDJSON body) on each event file; prints
+{"file", "events", "ms_per_payload"} per file (the median of the runs). `make bench` compares it
+with the Node reference.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,14 @@ from typing import Any
 import orjson
 
 from forwarder.errors import ForwarderError
+from forwarder.tools.commands.common import subcommand
 from forwarder.tools.local import event_files, read_event
+
+EXAMPLES = "example:\n  forwarder bench events/eks-fluentd.json --iterations 500"
 
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
-    bench = commands.add_parser(
-        "bench",
-        help="time decode + transform + _bulk body on event files (no network)",
-        description="Time the hot path (base64 -> gunzip -> JSON -> documents -> NDJSON body) on each event "
-        'file; prints {"file", "events", "ms_per_payload"} per file (the median of the runs). '
-        "`make bench` compares it with the Node reference.",
-        epilog="example:\n  forwarder bench events/eks-fluentd.json --iterations 500",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    bench = subcommand(commands, "bench", __doc__, EXAMPLES, None)
     bench.add_argument("events", nargs="+", type=Path, help="event JSON file or directory")
     bench.add_argument("--iterations", type=int, default=100, help="timed runs per file (default 100)")
     bench.add_argument(

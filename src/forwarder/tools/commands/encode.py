@@ -1,4 +1,9 @@
-"""`forwarder encode`: log lines -> the subscription event CloudWatch Logs would send for them."""
+"""Make a CloudWatch Logs subscription event from log lines.
+
+Read log lines (a file, or - for stdin) and print the Lambda event CloudWatch Logs would send for
+them: {"awslogs": {"data": base64(gzip(payload))}}. For `forwarder invoke`, `sam local invoke -e`
+and events/.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 import orjson
 
 from forwarder.errors import ForwarderError
+from forwarder.tools.commands.common import subcommand
 from forwarder.tools.local import read_text, write_stdout
 
 MAX_EVENT_BYTES = 256 * 1024  # CloudWatch Logs' limit for one event
@@ -20,18 +26,14 @@ MAX_BATCH_EVENTS = 10_000  # and for one subscription batch
 MAX_BATCH_BYTES = 1024 * 1024
 EVENT_OVERHEAD = 26  # bytes CloudWatch adds to each event's size
 
+EXAMPLES = (
+    "example:\n  kubectl logs deploy/api | forwarder encode - --log-group "
+    "/aws/containerinsights/prod/application/payments/payments-api > events/api.json"
+)
+
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
-    encode = commands.add_parser(
-        "encode",
-        help="make a CloudWatch Logs subscription event from log lines",
-        description="Read log lines (a file, or - for stdin) and print the Lambda event CloudWatch Logs "
-        'would send for them: {"awslogs": {"data": base64(gzip(payload))}}. For `forwarder invoke`, '
-        "`sam local invoke -e` and events/.",
-        epilog="example:\n  kubectl logs deploy/api | forwarder encode - --log-group "
-        "/aws/containerinsights/prod/application/payments/payments-api > events/api.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    encode = subcommand(commands, "encode", __doc__, EXAMPLES, None)
     encode.add_argument("lines", type=Path, help="a file of log lines, one event per line; - for stdin")
     encode.add_argument("--log-group", required=True, help="e.g. /aws/lambda/checkout")
     encode.add_argument("--log-stream", default="local", help="default: local")

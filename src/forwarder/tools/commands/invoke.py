@@ -1,4 +1,9 @@
-"""`forwarder invoke`: the real handler on event files, or with --dry-run the _bulk body it would send."""
+"""Run the Lambda handler on event files.
+
+Run the real handler on each event (a file, or every *.json of a directory). Sends to
+OPENSEARCH_ENDPOINT unless --dry-run. Prints one report per event: a sentence on a terminal, JSON
+into a pipe or with --json.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,14 @@ from typing import Any
 
 from forwarder.errors import ForwarderError, NotDeliveredError
 from forwarder.tools import console
+from forwarder.tools.commands.common import subcommand
 from forwarder.tools.local import LocalContext, event_files, metrics_lines, read_event, write_stdout
 
 EXAMPLES = "examples:\n  forwarder invoke events/eks-fluentd.json\n  forwarder invoke events/ --dry-run > body.ndjson"
 
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
-    invoke = commands.add_parser(
-        "invoke",
-        parents=[reporting],
-        help="run the Lambda handler on event files",
-        description="Run the real handler on each event (a file, or every *.json of a directory). "
-        "Sends to OPENSEARCH_ENDPOINT unless --dry-run. Prints one report per event: a sentence on a "
-        "terminal, JSON into a pipe or with --json.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    invoke = subcommand(commands, "invoke", __doc__, EXAMPLES, reporting)
     invoke.add_argument("events", nargs="+", type=Path, help="event JSON file or directory; - for stdin")
     invoke.add_argument("--dry-run", action="store_true", help="print the exact _bulk NDJSON body; send nothing")
     invoke.set_defaults(run=run)

@@ -1,4 +1,10 @@
-"""`forwarder replay`: re-send what was dead-lettered (S3) or failed (SQS), with this environment's settings."""
+"""Re-send dead-lettered documents (S3) or failed events (SQS).
+
+Re-send what the forwarder could not deliver, with the settings of this environment
+(OPENSEARCH_ENDPOINT, ...). From S3 an entry is removed once indexed; from SQS a message is deleted
+once nothing in it is left undelivered (DEAD_LETTER_BUCKET, if set, takes what OpenSearch refuses).
+Prints a report; exits 1 while something still fails.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 import orjson
 
 from forwarder.tools import console
+from forwarder.tools.commands.common import subcommand
 from forwarder.tools.local import metrics_lines
 
 EXAMPLES = """examples:
@@ -18,17 +25,7 @@ EXAMPLES = """examples:
 
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
-    replay = commands.add_parser(
-        "replay",
-        parents=[reporting],
-        help="re-send dead-lettered documents (S3) or failed events (SQS)",
-        description="Re-send what the forwarder could not deliver, with the settings of this environment "
-        "(OPENSEARCH_ENDPOINT, ...). From S3 an entry is removed once indexed; from SQS a message is "
-        "deleted once nothing in it is left undelivered (DEAD_LETTER_BUCKET, if set, takes what OpenSearch "
-        "refuses). Prints a report; exits 1 while something still fails.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    replay = subcommand(commands, "replay", __doc__, EXAMPLES, reporting)
     replay.add_argument("source", help="s3://BUCKET/PREFIX or sqs://QUEUE-URL-WITHOUT-https")
     replay.set_defaults(run=run)
 
