@@ -24,8 +24,8 @@ from forwarder import handler, reports
 from forwarder.budget import Deadline
 from forwarder.tools import backfill, cli
 from forwarder.tools.local import LocalContext
-from tests.conftest import DeadLetterBucket
 from tests.events import event_with
+from tests.helpers import DeadLetterBucket
 
 GROUP = "/aws/containerinsights/prod/application/payments/payments-api"
 # CloudWatch Logs (and moto) refuse events older than 14 days: the history starts three days ago, at midnight.

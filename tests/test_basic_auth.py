@@ -10,8 +10,8 @@ from forwarder import handler
 from forwarder.errors import ConfigError
 from forwarder.settings import Settings
 from forwarder.tools.local import LocalContext
-from tests.conftest import client_for
 from tests.events import event_with, one_event
+from tests.helpers import client_for
 
 
 def test_requests_carry_the_internal_users_basic_auth_instead_of_sigv4(internal_user) -> None:

@@ -17,7 +17,7 @@ from harness.standin import Fault, StandIn
 from forwarder.infra import bootstrap
 from forwarder.infra.cloudformation import NotAnsweredError
 from forwarder.tools.local import LocalContext
-from tests.conftest import ResponseCatcher
+from tests.helpers import ResponseCatcher
 
 POLICY = "mydata-delete-after-retention"
 

@@ -27,14 +27,14 @@ from forwarder.errors import NotBase64Error, NotDeliveredError
 from forwarder.settings import Settings
 from forwarder.sources import decode
 from forwarder.tools.local import LocalContext
-from tests.conftest import (
+from tests.events import GROUP, event_with, log_lines, one_event
+from tests.helpers import (
     FAST_RETRIES,
     DeadLetterBucket,
     client_for,
     restore_standin_credentials,
     self_signed_certificate,
 )
-from tests.events import GROUP, event_with, log_lines, one_event
 
 INDEX = "mydata-payments-payments-api-2026.11.22"
 

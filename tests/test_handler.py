@@ -16,8 +16,8 @@ from harness.standin import StandIn
 from forwarder import handler
 from forwarder.errors import DeliveryError, NotBase64Error, NotDeliveredError, NotGzipError
 from forwarder.tools.local import LocalContext
-from tests.conftest import self_signed_certificate
 from tests.events import GROUP, emf_lines, event_with, log_lines, one_event, single
+from tests.helpers import self_signed_certificate
 
 
 def test_every_event_is_indexed_by_its_id_with_a_signed_request(forwarder_env: StandIn) -> None:

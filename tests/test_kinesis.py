@@ -11,8 +11,8 @@ from harness.standin import StandIn
 
 from forwarder import handler
 from forwarder.tools.local import LocalContext
-from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
+from tests.helpers import DeadLetterBucket
 
 
 def kinesis_record(data: str, sequence: str) -> dict:

@@ -29,7 +29,7 @@ from forwarder import handler
 from forwarder.errors import ForwarderError
 from forwarder.tools import cli
 from forwarder.tools.local import LocalContext
-from tests.conftest import BUCKET, DeadLetterBucket, report_at_the_end, restore_standin_credentials
+from tests.helpers import BUCKET, DeadLetterBucket, report_at_the_end, restore_standin_credentials
 
 PAYLOADS, EVENTS = 20, 1000
 LAMBDA_ATTEMPTS = 3  # an asynchronous invocation and Lambda's 2 retries

@@ -32,8 +32,8 @@ from forwarder.infra import bootstrap, subscriptions
 from forwarder.scrub import CREDENTIAL_NAMES, scrubbed
 from forwarder.tools import cli
 from forwarder.tools.local import LocalContext
-from tests.conftest import DeadLetterBucket, ResponseCatcher, client_for
 from tests.events import event_with, one_event
+from tests.helpers import DeadLetterBucket, ResponseCatcher, client_for
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = "card 4111-1111-1111-1111 declined for alice@example.com " * 20  # a whole line, 1,100 characters

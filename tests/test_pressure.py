@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import opensearch_node, payload_gen
 
-from tests.conftest import report_at_the_end
+from tests.helpers import report_at_the_end
 
 PROCESSES = 8
 PAYLOADS_EACH, EVENTS_EACH = 5, 1_000  # 40,000 events

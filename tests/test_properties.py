@@ -43,7 +43,7 @@ from forwarder import handler
 from forwarder.delivery.send import MAYBE_INDEXED
 from forwarder.errors import NotDeliveredError
 from forwarder.tools.local import LocalContext
-from tests.conftest import DeadLetterBucket
+from tests.helpers import DeadLetterBucket
 
 CI_EXAMPLES, LONG_EXAMPLES = 300, 5000
 TIMEOUT_MS = 1500  # the function's timeout in this play

@@ -28,8 +28,8 @@ from forwarder.documents import naming, schema
 from forwarder.infra.bootstrap import Bootstrap, Config
 from forwarder.settings import Settings
 from forwarder.tools.local import LocalContext
-from tests.conftest import RealOpenSearch
 from tests.events import GROUP, event_with, one_event
+from tests.helpers import RealOpenSearch
 from tests.sam import REPO
 
 pytestmark = pytest.mark.opensearch

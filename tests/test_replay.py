@@ -18,8 +18,8 @@ from forwarder.sources.decode import decode_event
 from forwarder.tools import cli, console, replay
 from forwarder.tools.local import LocalContext
 from forwarder.tools.replay import parse_target
-from tests.conftest import DeadLetterBucket
 from tests.events import event_with, one_event
+from tests.helpers import DeadLetterBucket
 
 BLOCKED = (403, "cluster_block_exception", "index [x] blocked by: [FORBIDDEN/8/index write (api)];")
 

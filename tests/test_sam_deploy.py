@@ -28,7 +28,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import environ
+from tests.helpers import environ
 from tests.sam import REGION, REPO, sam_build
 
 pytestmark = pytest.mark.template

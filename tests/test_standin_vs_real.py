@@ -21,7 +21,7 @@ from forwarder.delivery.sink import OpenSearchSink
 from forwarder.infra.bootstrap import Config
 from forwarder.settings import Settings
 from forwarder.tools import benchmark
-from tests.conftest import RealOpenSearch, restore_standin_credentials
+from tests.helpers import RealOpenSearch, restore_standin_credentials
 
 pytestmark = pytest.mark.opensearch
 

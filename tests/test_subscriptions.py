@@ -23,7 +23,7 @@ from moto import mock_aws
 from forwarder import budget
 from forwarder.infra import subscriptions
 from forwarder.tools.local import LocalContext
-from tests.conftest import ResponseCatcher, client_for, environ
+from tests.helpers import ResponseCatcher, client_for, environ
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 FILTER = "logs-opensearch"
