@@ -44,7 +44,7 @@ _SEPARATORS = frozenset(":=>\"'")
 
 def scrubbed(text: str) -> str:
     """`text` with the value of every quoted credential replaced by <redacted>."""
-    lowered = text.lower()  # the regex scans every position: 20 us a log line, where this costs 1 us
+    lowered = text.lower()  # a substring test first: the regex scans every position of every log line
     if not any(name in lowered for name in CREDENTIAL_NAMES):
         return text
     return _CREDENTIAL.sub(_redacted, text)

@@ -58,8 +58,8 @@ _SUCCEEDED = ItemResult(200)
 
 def spans(sizes: Sequence[int], max_bytes: int, max_docs: int) -> Iterator[tuple[int, int]]:
     """(start, stop) of consecutive runs of items of at most `max_docs` and `max_bytes` (an item bigger than that
-    goes alone), given each item's size in bytes. Sums and searches run in C: a Python step per item cost 0.2 ms
-    per 1,000 documents."""
+    goes alone), given each item's size in bytes. Sums and searches run in C: a Python step per item showed
+    in the profile (docs/performance.md, "Figures behind the code")."""
     start, count = 0, len(sizes)
     while start < count:
         stop = min(start + max_docs, count)
@@ -156,8 +156,8 @@ def parse_items(body: bytes, sent: int) -> list[ItemResult]:
 def all_succeeded(body: bytes, sent: int) -> bool:
     """Whether a 2xx `_bulk` answer says 2xx for each of the `sent` items, found without reading it.
 
-    Reading a 1,000-item answer would cost 1.3 ms, this 0.1 ms. This second version stays:
-    it saved 5-33% of the CPU end to end (bench/second_versions.py, README).
+    Parsing the whole answer costs about ten times as much; this second version stays because it
+    saves CPU end to end (bench/second_versions.py; docs/performance.md, "Figures behind the code").
     """
     return _NO_ERRORS in body[:_HEAD_BYTES] and _ERROR_KEY not in body and body.count(_SUCCESS_STATUS) == sent
 

@@ -218,13 +218,9 @@ class Delivery:
         """The first attempt at a request's documents, as `_send`, with a _Work made only for a document the
         answer refuses (for all of them if it says nothing per document).
 
-        A 2xx answer that refuses some documents makes a _Work for those only: on the realistic mix, where
-        14-16% of documents meet a mapping conflict, that cut the CPU per 1,000 documents from 18.0 to 16.8 ms
-        (best of five) and from 20.1 to 17.4 (median), in alternating rounds (2026-12-03).
-
-        This second version stays: without it, CPU per 1,000 documents delivered was 5% (best of five rounds)
-        / 11% (median) higher on Fluent Bit records, 20% / 14% on access-log extractedFields and 5% / 1% on the
-        realistic mix (bench/second_versions.py, 2026-12-03).
+        A 2xx answer that refuses some documents makes a _Work for those only: most documents are accepted,
+        and a _Work each for them cost CPU end to end on every mix measured (bench/second_versions.py;
+        docs/performance.md, "Figures behind the code").
         """
         if self._deadline.expired():
             self._out_of_time(request.works(0, self._settings.sends_ids, self._op))

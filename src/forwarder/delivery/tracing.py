@@ -1,7 +1,7 @@
 """Optional X-Ray tracing of the `_bulk` calls (TRACING=true, with Tracing: Active on the function).
 
-Powertools Tracer and the X-Ray SDK are imported only when tracing is on: ~100 ms
-of cold start that an untraced function never pays.
+Powertools Tracer and the X-Ray SDK are imported only when tracing is on: their
+import is a large part of a cold start that an untraced function never pays.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def process_batch(
     An entry that is not an object has no sequence number to report as failed, so it cannot
     be retried alone: `process_unreadable(entry)` dead-letters it as bad input instead.
     """
-    # Imported here: ~100 ms that a direct CloudWatch Logs subscription never needs.
+    # Imported here: slow to import, and a direct CloudWatch Logs subscription never needs it.
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     readable = []
