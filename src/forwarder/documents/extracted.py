@@ -6,9 +6,9 @@ so the rows share their keys: `sources` tests a key's values (a column) at a
 time, each distinct value once, and makes a copy of each row with its numbers
 made numbers, instead of building each row's source field by field (`source`).
 
-That second version stays because it earns its keep end to end: on payloads of
-filter-pattern fields, the handler's CPU per 1,000 documents delivered was 16-39%
-higher with `source` alone (bench/second_versions.py, 2026-12-02).
+That second version stays because it earns its keep end to end on payloads of
+filter-pattern fields (bench/second_versions.py; docs/performance.md, "Figures
+behind the code").
 """
 
 from __future__ import annotations
