@@ -8,7 +8,7 @@ validated settings, the OpenSearch connection pool and the dead-letter store's c
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forwarder import metrics as emf
 from forwarder import pipeline
@@ -16,7 +16,9 @@ from forwarder.budget import Deadline
 from forwarder.log import logger
 from forwarder.reports import Result
 from forwarder.settings import Settings
-from forwarder.sources import kinesis
+
+if TYPE_CHECKING:
+    from forwarder.sources.kinesis import BatchResponse
 
 _runtime: pipeline.Runtime | None = None
 
@@ -42,11 +44,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @emf.per_invocation
 @logger.inject_lambda_context(clear_state=True)
-def handle(event: dict[str, Any], context: Any) -> Result | kinesis.BatchResponse:
+def handle(event: dict[str, Any], context: Any) -> Result | BatchResponse:
     """A CloudWatch Logs subscription event, or a batch of Kinesis records each holding one payload."""
     run = runtime()
     deadline = Deadline.for_invocation(context, run.settings)
-    if kinesis.is_kinesis_batch(event):
+    if _is_kinesis_batch(event):
+        from forwarder.sources import kinesis  # loaded only where a stream feeds the function
+
         return kinesis.process_batch(
             event,
             context,
@@ -54,6 +58,14 @@ def handle(event: dict[str, Any], context: Any) -> Result | kinesis.BatchRespons
             lambda entry: pipeline.forward_event(entry, run, deadline),
         )
     return pipeline.forward_event(event, run, deadline)
+
+
+def _is_kinesis_batch(event: Any) -> bool:
+    """A Kinesis Data Streams batch: records from `aws:kinesis`."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and any(
+        isinstance(record, dict) and record.get("eventSource") == "aws:kinesis" for record in records
+    )
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):

@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forwarder import jsjson
 from forwarder import metrics as emf
 from forwarder.budget import Deadline
 from forwarder.delivery import bulk, send
-from forwarder.delivery.deadletter import DeadLetterStore
 from forwarder.delivery.sink import OpenSearchSink
 from forwarder.documents import collector, overflow, transform
 from forwarder.documents.document import Documents
@@ -28,6 +27,9 @@ from forwarder.log import logger
 from forwarder.reports import BadInput, ControlMessage, Report, Result
 from forwarder.settings import Settings
 from forwarder.sources import decode
+
+if TYPE_CHECKING:
+    from forwarder.delivery.deadletter import DeadLetterStore
 
 MAX_ITEMS_LOGGED = 50  # one log line stays well under CloudWatch's 256 KiB per event
 MAX_REASON_CHARS_LOGGED = 300
@@ -45,7 +47,16 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        return cls(settings, OpenSearchSink(settings), DeadLetterStore.from_settings(settings))
+        return cls(settings, OpenSearchSink(settings), _dead_letter_store(settings))
+
+
+def _dead_letter_store(settings: Settings) -> DeadLetterStore | None:
+    """The dead letter's store, loaded only where DEAD_LETTER_BUCKET is set (its S3 client on first use)."""
+    if settings.dead_letter_bucket is None:
+        return None
+    from forwarder.delivery.deadletter import DeadLetterStore
+
+    return DeadLetterStore.from_settings(settings)
 
 
 @dataclass(frozen=True)

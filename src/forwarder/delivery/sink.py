@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from botocore.auth import SigV4Auth
@@ -21,11 +21,13 @@ from isal import igzip
 
 from forwarder.bounded import CutOff
 from forwarder.delivery import bulk
-from forwarder.delivery.basic_auth import SecretCredentials
 from forwarder.errors import ConfigError, TransportError
 from forwarder.log import logger
 from forwarder.scrub import scrubbed
 from forwarder.settings import Settings
+
+if TYPE_CHECKING:
+    from forwarder.delivery.basic_auth import SecretCredentials
 
 # ISA-L's level 1: several times faster than zlib's level 1, and smaller (docs/performance.md).
 GZIP_LEVEL = 1
@@ -59,7 +61,7 @@ class OpenSearchSink:
             cut_off=self._cut_off,  # handed to each connection the pool makes
         )
         self._pool.ConnectionCls = _SecureConnection if settings.endpoint.startswith("https:") else _Connection
-        self._basic = SecretCredentials(settings.secret_arn, settings.region) if settings.secret_arn else None
+        self._basic = _basic_auth(settings)
         # Plain http is only allowed on loopback: a local node, which needs no signature.
         self._local = settings.endpoint.startswith("http:")
         self._unsigned_said = False
@@ -214,3 +216,12 @@ def _credentials(required: bool = True) -> Credentials | None:
         )
     frozen = found.get_frozen_credentials()
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _basic_auth(settings: Settings) -> SecretCredentials | None:
+    """An internal user's credentials from Secrets Manager, loaded only where OPENSEARCH_SECRET_ARN is set."""
+    if not settings.secret_arn:
+        return None
+    from forwarder.delivery.basic_auth import SecretCredentials
+
+    return SecretCredentials(settings.secret_arn, settings.region)

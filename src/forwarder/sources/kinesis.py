@@ -27,13 +27,6 @@ class BatchResponse:
         return {"batchItemFailures": self.failures}
 
 
-def is_kinesis_batch(event: Any) -> bool:
-    records = event.get("Records") if isinstance(event, dict) else None
-    return isinstance(records, list) and any(
-        isinstance(record, dict) and record.get("eventSource") == "aws:kinesis" for record in records
-    )
-
-
 def process_batch(
     event: dict[str, Any],
     context: Any,
