@@ -71,6 +71,9 @@ class Report(Counts):
 
     log_group: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "log_group": self.log_group, **super().as_dict()}
+
 
 @dataclass(frozen=True)
 class ControlMessage:
