@@ -54,9 +54,19 @@ def test_create_puts_the_delete_policy_and_the_index_template(forwarder_env: Sta
     template = forwarder_env.index_templates["mydata-logs"]
     assert template["index_patterns"] == ["mydata-*"]
     mapped = template["template"]["mappings"]["properties"]
-    assert mapped["@timestamp"] == {"type": "date"} and mapped["@message"] == {"type": "text"}
-    assert all(mapped[name] == {"type": "keyword"} for name in ("@id", "@owner", "@log_group", "@log_stream"))
+    keyword = {"keyword": {"type": "keyword", "ignore_above": 256}}  # what a dynamic string gets too
+    assert mapped["@timestamp"] == {"type": "date"} and mapped["@message"] == {"type": "text", "fields": keyword}
+    for name in ("@id", "@owner", "@log_group", "@log_stream"):
+        assert mapped[name] == {"type": "keyword", "fields": keyword}
     assert "@fields_json" in mapped and "@fallback_reason" in mapped
+    assert "dynamic_templates" not in template["template"]["mappings"], "compatible: strings as OpenSearch maps them"
+    assert template["template"]["settings"] == {
+        "index.codec": "best_compression",
+        "index.refresh_interval": "5s",
+        "index.number_of_shards": 1,
+        "index.number_of_replicas": 1,
+        "index.mapping.total_fields.limit": 1000,
+    }
     assert all(seen.status == 200 or seen.status == 201 or seen.status == 404 for seen in forwarder_env.seen)
 
 
@@ -122,6 +132,46 @@ def test_bad_properties_are_answered_as_failed(forwarder_env: StandIn, catcher) 
     bootstrap.handler(cfn_event(catcher, "Create", retention="thirty"), LocalContext())
     (answer,) = catcher.answers
     assert answer["Status"] == "FAILED" and "RetentionDays='thirty'" in answer["Reason"]
+
+
+def test_the_compact_profile_and_its_settings_come_from_the_properties(forwarder_env: StandIn, catcher) -> None:
+    event = cfn_event(catcher, "Create")
+    event["ResourceProperties"].update(
+        MappingProfile="compact", IndexShards="2", IndexReplicas="0", RefreshInterval="30s"
+    )
+    bootstrap.handler(event, LocalContext())
+    assert catcher.answers[0]["Status"] == "SUCCESS"
+    template = forwarder_env.index_templates["mydata-logs"]["template"]
+    mapped = template["mappings"]["properties"]
+    assert mapped["@message"] == {"type": "match_only_text"}
+    assert mapped["@id"] == {"type": "keyword", "index": False, "doc_values": False}
+    assert mapped["@log_group"] == {"type": "keyword"}
+    (strings,) = template["mappings"]["dynamic_templates"]
+    assert strings["strings_as_keywords"]["mapping"] == {"type": "keyword", "ignore_above": 1024}
+    settings = template["settings"]
+    assert (settings["index.number_of_shards"], settings["index.number_of_replicas"]) == (2, 0)
+    assert settings["index.refresh_interval"] == "30s"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MappingProfile", "smallest"),
+        ("IndexShards", "0"),
+        ("IndexReplicas", "-1"),
+        ("IndexShards", "two"),
+        ("RefreshInterval", "5 seconds"),
+    ],
+)
+def test_a_bad_index_design_property_is_failed_in_one_line_and_nothing_is_put(
+    forwarder_env: StandIn, catcher, name: str, value: str
+) -> None:
+    event = cfn_event(catcher, "Create")
+    event["ResourceProperties"][name] = value
+    bootstrap.handler(event, LocalContext())
+    (answer,) = catcher.answers
+    assert answer["Status"] == "FAILED" and f"{name}={value!r}" in answer["Reason"] and "\n" not in answer["Reason"]
+    assert forwarder_env.seen == [] and forwarder_env.index_templates == {} and forwarder_env.ism_policies == {}
 
 
 def test_an_unreachable_domain_is_answered_before_the_function_times_out(forwarder_env: StandIn, catcher) -> None:

@@ -15,11 +15,13 @@ import string
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import payload_gen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opensearchpy.exceptions import RequestError
 
 from forwarder import handler, reports
 from forwarder.budget import Deadline
@@ -41,9 +43,10 @@ def deliver(*log_events: dict, group: str = GROUP) -> dict:
     return handler.lambda_handler(event_with(*log_events, group=group), LocalContext())
 
 
-def put_template(real: RealOpenSearch) -> Config:
+def put_template(real: RealOpenSearch, **design: str) -> Config:
     """What the stack's bootstrap does on Create, over the forwarder's own connection."""
-    config = Config(real.prefix, retention_days=30, retain_on_delete=False)
+    properties = {"IndexPrefix": real.prefix, "RetentionDays": "30", **design}
+    config = Config.from_properties(properties)
     Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(30)).put_template(config)
     return config
 
@@ -133,7 +136,8 @@ def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opense
     (index,) = real_opensearch.client.indices.get(index=f"{real_opensearch.prefix}-*")
     properties = real_opensearch.client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
     assert properties["@timestamp"] == {"type": "date"}
-    assert properties["@log_group"] == properties["@id"] == {"type": "keyword"}
+    keyword = {"keyword": {"type": "keyword", "ignore_above": 256}}
+    assert properties["@log_group"] == properties["@id"] == {"type": "keyword", "fields": keyword}
     assert properties["@fields_json"] == {"type": "text"}
     stored = real_opensearch.sources()
     assert stored["clash"]["@fallback_reason"].startswith("mapper_parsing_exception")
@@ -141,6 +145,51 @@ def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opense
         "total"
     ]["value"]
     assert hits == 2, "@log_group is a keyword: the exact group name matches"
+
+
+def _fields_counted(properties: dict[str, Any]) -> int:
+    """The mapped fields as the total-fields limit counts them: each field, object and multi-field."""
+    counted = 0
+    for mapping in properties.values():
+        counted += 1 + len(mapping.get("fields", {})) + _fields_counted(mapping.get("properties", {}))
+    return counted
+
+
+@pytest.mark.parametrize(("profile", "per_string"), [("compatible", 2), ("compact", 1)])
+def test_each_profile_makes_indices_the_node_takes_up_to_the_field_limit(
+    real_opensearch: RealOpenSearch, profile: str, per_string: int
+) -> None:
+    put_template(real_opensearch, MappingProfile=profile, IndexReplicas="0", RefreshInterval="30s")
+    assert deliver(one_event('{"level": "INFO", "status": 500}', "plain"))["indexed"] == 1
+    (index,) = real_opensearch.client.indices.get(index=f"{real_opensearch.prefix}-*")
+    settings = real_opensearch.client.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert (settings["codec"], settings["refresh_interval"]) == ("best_compression", "30s")
+    assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("1", "0")
+    assert settings["mapping"]["total_fields"]["limit"] == "1000"
+    # Fill the index to its limit, then one more field: the safe form's fields are mapped already.
+    mapped = real_opensearch.client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    room = (1000 - _fields_counted(mapped)) // per_string
+    fill = {f"f{i}": "x" for i in range(room)}
+    result = deliver(one_event(json.dumps(fill), "fill"), one_event('{"g1": "y", "g2": "z"}', "over"))
+    assert (result["indexed"], result["fallback"]) == (1, 1)
+    stored = real_opensearch.sources()
+    assert stored["over"]["@fallback_reason"].startswith("illegal_argument_exception: Limit of total fields [1000]")
+    assert json.loads(stored["over"]["@fields_json"]) == {"g1": "y", "g2": "z"}
+    client = real_opensearch.refreshed()
+
+    def count(query: dict[str, Any]) -> int:
+        return int(client.count(index=index, body={"query": query})["count"])
+
+    assert count({"term": {"@log_group": GROUP}}) == 3
+    assert count({"match": {"@message": "INFO"}}) == 1
+    assert count({"term": {"status": 500}}) == 1
+    if profile == "compatible":  # what dashboards built on the blueprint's indices ask
+        assert count({"term": {"@log_group.keyword": GROUP}}) == 3
+        assert count({"match": {"level": "info"}}) == 1
+    else:
+        assert count({"term": {"level": "INFO"}}) == 1 and count({"ids": {"values": ["plain"]}}) == 1
+        with pytest.raises(RequestError, match="not indexed"):  # @id repeats _id: search _id instead
+            count({"term": {"@id": "plain"}})
 
 
 def test_the_bootstraps_template_update_and_delete_on_the_node(real_opensearch: RealOpenSearch) -> None:

@@ -20,7 +20,7 @@ deploy) is answered SUCCESS with the reason, so that the stack is not rolled bac
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +30,7 @@ from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.documents import schema
 from forwarder.errors import ForwarderError
 from forwarder.infra.cloudformation import Answer, serve
+from forwarder.infra.index_design import IndexDesign
 from forwarder.log import logger
 from forwarder.settings import Settings
 
@@ -50,6 +51,7 @@ class Config:
     retention_days: int
     retain_on_delete: bool
     date_format: str = "daily"  # INDEX_DATE_FORMAT: one index per day, ISO week or month
+    design: IndexDesign = field(default_factory=IndexDesign)  # the template's mappings and settings (index_design.py)
 
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> Config:
@@ -66,7 +68,7 @@ class Config:
         date_format = str(properties.get("IndexDateFormat", "daily")).strip().lower() or "daily"
         if date_format not in schema.PERIOD_DAYS:
             raise BootstrapError(f"IndexDateFormat={date_format!r}: give daily, weekly or monthly")
-        return cls(prefix, retention, retain, date_format)
+        return cls(prefix, retention, retain, date_format, IndexDesign.from_properties(properties))
 
     @property
     def priority(self) -> int:
@@ -120,17 +122,10 @@ class Config:
         }
 
     def index_template(self) -> dict[str, Any]:
-        properties: dict[str, Any] = {name: {"type": "keyword"} for name in schema.KEYWORD_FIELDS}
-        properties[schema.TIMESTAMP] = {"type": "date"}
-        properties[schema.MESSAGE] = {"type": "text"}
-        # The safe form of a refused document (fallback.py): mapped up front, so that it
-        # is accepted even by an index at its field limit.
-        properties[schema.FIELDS_JSON] = {"type": "text"}
-        properties[schema.FALLBACK_REASON] = {"type": "text"}
         return {
             "index_patterns": [self.pattern],
             "priority": self.priority,
-            "template": {"mappings": {"properties": properties}},
+            "template": {"settings": self.design.settings(), "mappings": self.design.mappings()},
         }
 
 
