@@ -339,3 +339,24 @@ def test_two_stacks_whose_prefixes_overlap_both_put_their_template_and_the_longe
     assert mapping["properties"]["@id"]["type"] == "keyword", "the template of the longer prefix"
     for prefix in (inner, outer):
         bootstrap.remove_template(Config(prefix, retention_days=30, retain_on_delete=False))
+
+
+def test_the_node_has_the_modules_users_tools_call(real_opensearch: RealOpenSearch) -> None:
+    """_reindex, _update_by_query, _delete_by_query, ingest pipelines and search templates, as on a domain."""
+    client = real_opensearch.client
+    source, copy = f"{real_opensearch.prefix}-modules-a", f"{real_opensearch.prefix}-modules-b"
+    client.index(index=source, id="1", body={"n": 1, "m": "hello"}, refresh=True)
+    assert client.reindex(body={"source": {"index": source}, "dest": {"index": copy}}, refresh=True)["created"] == 1
+    updated = client.update_by_query(index=copy, body={"script": {"source": "ctx._source.n = 2"}}, refresh=True)
+    assert updated["updated"] == 1 and client.get(index=copy, id="1")["_source"]["n"] == 2
+    client.ingest.put_pipeline(
+        id=f"{real_opensearch.prefix}-p", body={"processors": [{"set": {"field": "x", "value": 1}}]}
+    )
+    client.index(index=copy, id="2", body={"n": 3}, pipeline=f"{real_opensearch.prefix}-p", refresh=True)
+    assert client.get(index=copy, id="2")["_source"]["x"] == 1
+    found = client.search_template(
+        index=source, body={"source": {"query": {"match": {"m": "{{q}}"}}}, "params": {"q": "hello"}}
+    )
+    assert found["hits"]["total"]["value"] == 1
+    assert client.delete_by_query(index=copy, body={"query": {"match_all": {}}}, refresh=True)["deleted"] == 2
+    client.ingest.delete_pipeline(id=f"{real_opensearch.prefix}-p")

@@ -21,10 +21,18 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.common.unit.TimeValue;
 import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
+import org.opensearch.geo.GeoModulePlugin;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
+import org.opensearch.index.rankeval.RankEvalPlugin;
+import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
+import org.opensearch.join.ParentJoinPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.painless.PainlessPlugin;
+import org.opensearch.percolator.PercolatorPlugin;
+import org.opensearch.script.mustache.MustachePlugin;
+import org.opensearch.search.aggregations.matrix.MatrixAggregationPlugin;
 import org.opensearch.transport.Netty4Plugin;
 
 import sun.misc.Signal;
@@ -54,7 +62,22 @@ public final class LocalOpenSearch {
         ClasspathPluginsNode(Environment environment) {
             super(
                 environment,
-                List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class, MapperExtrasPlugin.class),
+                List.of(
+                    Netty4Plugin.class,
+                    CommonAnalysisPlugin.class,
+                    PainlessPlugin.class,
+                    MapperExtrasPlugin.class,
+                    // what users' tools call on a domain: _reindex, _delete_by_query, _update_by_query,
+                    // search templates, ingest pipelines, join fields, percolate, matrix stats, rank eval, geo
+                    ReindexPlugin.class,
+                    MustachePlugin.class,
+                    IngestCommonPlugin.class,
+                    ParentJoinPlugin.class,
+                    PercolatorPlugin.class,
+                    MatrixAggregationPlugin.class,
+                    RankEvalPlugin.class,
+                    GeoModulePlugin.class
+                ),
                 true
             );
         }
