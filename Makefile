@@ -22,7 +22,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test test-any-day lock test-fast properties lint demo opensearch events bench sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
+.PHONY: setup test test-any-day lock test-fast properties lint demo opensearch events bench bench-index sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -92,6 +92,10 @@ bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/bench.txt
 	$(PY) bench/run.py
 	$(PY) bench/cost.py
+
+# Index design on the real node: the corpus three ways (no template, compatible, compact); docs/performance.md.
+bench-index: setup
+	$(PY) bench/index_design.py
 
 sam-tools: $(SAM_TOOLS)
 
