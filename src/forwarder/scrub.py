@@ -14,6 +14,7 @@ line. The name alone in prose ("no Authorization header") is left as it is.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Lower case, as `text.lower()` holds them; each is matched whole, not inside a longer name (after a JSON
@@ -38,7 +39,6 @@ _NAME = (
 # Between name and value: quotes (also JSON-escaped or HTML entities), tags, spaces, separators, a list's [.
 _BETWEEN = r"((?:\s|\\?[\"']|&quot;|&#0?39;|&#x27;|</?\w+[^<>]{0,40}>|=>|[:=>\[])*)"
 _VALUE = r"([^'\"&<\\\r\n]*)"
-_CREDENTIAL = re.compile(_NAME + _BETWEEN + _VALUE, re.IGNORECASE)
 _SEPARATORS = frozenset(":=>\"'")
 
 
@@ -47,7 +47,13 @@ def scrubbed(text: str) -> str:
     lowered = text.lower()  # a substring test first: the regex scans every position of every log line
     if not any(name in lowered for name in CREDENTIAL_NAMES):
         return text
-    return _CREDENTIAL.sub(_redacted, text)
+    return _credential().sub(_redacted, text)
+
+
+@functools.cache
+def _credential() -> re.Pattern[str]:
+    """Compiled on first use: a few milliseconds that a cold start with nothing to scrub never pays."""
+    return re.compile(_NAME + _BETWEEN + _VALUE, re.IGNORECASE)
 
 
 def _redacted(match: re.Match[str]) -> str:
