@@ -31,11 +31,12 @@ from forwarder.budget import Deadline  # noqa: E402
 from forwarder.delivery.sink import OpenSearchSink  # noqa: E402
 from forwarder.infra.bootstrap import Bootstrap, Config  # noqa: E402
 from forwarder.settings import Settings  # noqa: E402
-from forwarder.tools.local import LocalContext  # noqa: E402
+from forwarder.tools.local import LocalContext, metrics_lines  # noqa: E402
 
 EVENTS = int(os.environ.get("INDEX_BENCH_EVENTS", "100000"))
 BATCH = int(os.environ.get("INDEX_BENCH_BATCH", "1000"))  # events per payload, as a busy subscription sends
-DESIGNS = ("none", "compatible", "compact")
+# "codec": no mappings, only best_compression: how far the codec alone goes.
+DESIGNS = ("none", "codec", "compatible", "compact")
 TARGETS = {"compatible": 0.70, "compact": 0.40}
 RESULTS = REPO / "bench" / "results" / "index-design.json"
 HALF_DAY = {"gte": START_MS, "lt": START_MS + 43_200_000, "format": "epoch_millis"}
@@ -44,7 +45,7 @@ HALF_DAY = {"gte": START_MS, "lt": START_MS + 43_200_000, "format": "epoch_milli
 def queries(design: str, group: str) -> dict[str, dict[str, Any]]:
     """One query per question; where the no-template mapping differs (text and .keyword against keyword),
     the form that asks the same of it."""
-    keyword_suffix = ".keyword" if design == "none" else ""
+    keyword_suffix = ".keyword" if design in ("none", "codec") else ""
     return {
         "match @message": {"match": {"@message": "timeout"}},
         "term @log_group": {"term": {f"@log_group{keyword_suffix}": group}},
@@ -55,19 +56,25 @@ def queries(design: str, group: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def send(design: str, url: str) -> dict[str, float]:
+def send(design: str, url: str, client: OpenSearch) -> dict[str, float]:
     """The corpus through the real handler into `<design>-*`; the template first, as the bootstrap puts it."""
     prefix = f"design{design}"
     os.environ.update(OPENSEARCH_ENDPOINT=url, INDEX_PREFIX=prefix, AWS_REGION="us-east-1")
     handler.reset_runtime()
-    if design != "none":
+    if design == "codec":
+        settings = {"index.codec": "best_compression", "index.number_of_replicas": 0}
+        client.indices.put_index_template(
+            name=prefix, body={"index_patterns": [f"{prefix}-*"], "template": {"settings": settings}}
+        )
+    elif design != "none":
         properties = {"IndexPrefix": prefix, "RetentionDays": "30", "MappingProfile": design, "IndexReplicas": "0"}
         Bootstrap(OpenSearchSink(Settings.from_env()), Deadline(60)).put_template(Config.from_properties(properties))
     cpu = 0.0
     for payload in Corpus(EVENTS, batch=BATCH).payloads():
         event = event_for(payload)
         started = time.process_time()
-        result = handler.lambda_handler(event, LocalContext())
+        with metrics_lines(verbose=False):  # the EMF lines Lambda would print
+            result = handler.lambda_handler(event, LocalContext())
         cpu += time.process_time() - started
         if result.get("failed") or result.get("dead_lettered"):
             raise SystemExit(f"{design}: not all delivered: {result}")
@@ -76,16 +83,18 @@ def send(design: str, url: str) -> dict[str, float]:
 
 def measure(client: OpenSearch, design: str, group: str) -> dict[str, Any]:
     pattern = f"design{design}-*"
-    if design == "none":
+    if design == "none":  # the single node holds no replica anyway: its health, not its bytes
         client.indices.put_settings(index=pattern, body={"index.number_of_replicas": 0})
     client.indices.refresh(index=pattern)
     client.indices.forcemerge(index=pattern, max_num_segments=1, request_timeout=600)
     client.indices.refresh(index=pattern)
-    stats = client.indices.stats(index=pattern, metric="store,indexing,docs,segments")["_all"]["primaries"]
+    stats = client.indices.stats(index=pattern, metric="store,indexing,docs,segments", include_segment_file_sizes=True)[
+        "_all"
+    ]["primaries"]
     asked = queries(design, group)
     counts = {name: int(client.count(index=pattern, body={"query": query})["count"]) for name, query in asked.items()}
     agg = {"size": 0, "aggs": {"ns": {"terms": {"field": "kubernetes.namespace_name.keyword", "size": 50}}}}
-    if design != "compact":
+    if design != "compact":  # compact has no .keyword: its strings are keywords themselves
         buckets = client.search(index=pattern, body=agg)["aggregations"]["ns"]["buckets"]
         counts["terms kubernetes.namespace_name.keyword"] = {b["key"]: b["doc_count"] for b in buckets}
     return {
@@ -96,6 +105,7 @@ def measure(client: OpenSearch, design: str, group: str) -> dict[str, Any]:
         "counts": counts,
         "sources_digest": sources_digest(client, pattern),
         "indices": len(client.indices.get(index=pattern)),
+        "file_bytes": {name: found["size_in_bytes"] for name, found in stats["segments"]["file_sizes"].items()},
     }
 
 
@@ -123,7 +133,7 @@ def main() -> int:
     with opensearch_node.LocalNode() as node:
         client = OpenSearch(hosts=[node.url], timeout=120)
         for design in DESIGNS:
-            sent = send(design, node.url)
+            sent = send(design, node.url, client)
             results["designs"][design] = {**sent, **measure(client, design, group)}
             print(f"{design}: sent", flush=True)
     base = results["designs"]["none"]
@@ -145,7 +155,12 @@ def main() -> int:
                 failures.append(f"{design}: {name} counts {count}, no template {base['counts'][name]}")
         if design in TARGETS and found["ratio"] > TARGETS[design]:
             print(f"  {design}: over its target of {TARGETS[design]:.2f} of no template's bytes")
-    print(f"\nquery counts (equal all three ways): {json.dumps(base['counts'])}")
+    print(f"\nquery counts (equal every way): {json.dumps(base['counts'])}")
+    print("\nMB by Lucene file (stored fields fdt, doc values dvd, terms tim, postings doc/pos, norms nvd):")
+    kinds = sorted({kind for found in results["designs"].values() for kind in found["file_bytes"]})
+    print(f"{'':<12}" + "".join(f"{kind:>8}" for kind in kinds))
+    for design, found in results["designs"].items():
+        print(f"{design:<12}" + "".join(f"{found['file_bytes'].get(kind, 0) / 1e6:>8.1f}" for kind in kinds))
     if os.environ.get("INDEX_BENCH_RESULTS") == "-":  # a test reads them from stdout
         print("RESULTS " + json.dumps(results))
     else:

@@ -36,6 +36,15 @@ MESSAGES = [
     "published event OrderPlaced {n}",
     "slow query took {ms} ms: SELECT * FROM orders WHERE id = {n}",
 ]
+PODS_PER_NAMESPACE = 20  # replicas of a deployment over a day of rollouts
+_POD_RNG = random.Random(7)
+PODS = {
+    namespace: [
+        f"{namespace}-api-{_POD_RNG.getrandbits(36):09x}-{_POD_RNG.getrandbits(20):05x}"
+        for _ in range(PODS_PER_NAMESPACE)
+    ]
+    for namespace in NAMESPACES
+}
 AGENTS = ["Mozilla/5.0 (Windows NT 10.0)", "okhttp/4.12.0", "curl/8.4.0", "Go-http-client/2.0"]
 EXCEPTIONS = ["IllegalStateException", "NullPointerException", "SocketTimeoutException", "SQLException"]
 # Kind, share of events, log groups of that kind.
@@ -111,7 +120,7 @@ class Corpus:
     def _fluent_bit(self, at: int) -> str:
         rng = self._rng
         namespace = rng.choice(NAMESPACES)
-        pod = f"{namespace}-api-{rng.getrandbits(20):05x}-{rng.getrandbits(20):05x}"[:40]
+        pod = PODS[namespace][rng.randrange(PODS_PER_NAMESPACE)]
         text, fields = self._application_message()
         if rng.random() < 0.7:
             log = json.dumps({**fields, "status": rng.choice([200, 200, 200, 201, 400, 404, 500])})

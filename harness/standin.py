@@ -196,8 +196,10 @@ class StandIn:
             return self._ism_or_template(method, parts, url.query, body)
         if method == "GET" and not parts:
             return 200, {"name": "standin", "version": {"distribution": "opensearch", "number": "2.19.6"}}
-        if method == "GET" and parts == ["_cat", "indices"]:
-            return 200, [{"index": name, "docs.count": str(len(docs))} for name, docs in sorted(self.indices.items())]
+        if method == "GET" and parts[:2] == ["_cat", "indices"] and len(parts) <= 3:
+            pattern = parts[2] if len(parts) == 3 else "*"
+            listed = sorted((name, docs) for name, docs in self.indices.items() if fnmatch.fnmatchcase(name, pattern))
+            return 200, [{"index": name, "docs.count": str(len(docs))} for name, docs in listed]
         if method == "GET" and len(parts) == 3 and parts[1] == "_doc":
             doc = self.indices.get(parts[0], {}).get(parts[2])
             if doc is None:

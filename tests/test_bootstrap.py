@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from harness.standin import Fault, StandIn
 
+from forwarder.documents import schema
 from forwarder.infra import bootstrap
 from forwarder.infra.cloudformation import NotAnsweredError
 from forwarder.tools.local import LocalContext
@@ -56,8 +57,9 @@ def test_create_puts_the_delete_policy_and_the_index_template(forwarder_env: Sta
     mapped = template["template"]["mappings"]["properties"]
     keyword = {"keyword": {"type": "keyword", "ignore_above": 256}}  # what a dynamic string gets too
     assert mapped["@timestamp"] == {"type": "date"} and mapped["@message"] == {"type": "text", "fields": keyword}
-    for name in ("@id", "@owner", "@log_group", "@log_stream"):
+    for name in ("@owner", "@log_group", "@log_stream"):
         assert mapped[name] == {"type": "keyword", "fields": keyword}
+    assert mapped["@id"] == {"type": "keyword", "doc_values": False, "fields": keyword}
     assert "@fields_json" in mapped and "@fallback_reason" in mapped
     assert "dynamic_templates" not in template["template"]["mappings"], "compatible: strings as OpenSearch maps them"
     assert template["template"]["settings"] == {
@@ -79,7 +81,13 @@ def test_update_replaces_the_policy_version_and_moves_managed_indices(forwarder_
     bootstrap.handler(event, LocalContext())
     answer = catcher.answers[-1]
     assert answer["Status"] == "SUCCESS", answer["Reason"]
-    assert answer["Data"] == {"PolicyId": POLICY, "TemplateName": "mydata-logs", "IndicesMoved": 1}
+    assert answer["Data"] == {
+        "PolicyId": POLICY,
+        "TemplateName": "mydata-logs",
+        "IndicesMoved": 1,
+        "IndicesLastPeriod": 0,  # mydata-payments-api-2026.11.22 is not yesterday's
+        "ShardsAtRetention": 0,
+    }
     stored = forwarder_env.ism_policies[POLICY]
     assert stored["version"] == 2
     assert stored["policy"]["states"][0]["transitions"][0]["conditions"] == {"min_index_age": "7d"}
@@ -132,6 +140,38 @@ def test_bad_properties_are_answered_as_failed(forwarder_env: StandIn, catcher) 
     bootstrap.handler(cfn_event(catcher, "Create", retention="thirty"), LocalContext())
     (answer,) = catcher.answers
     assert answer["Status"] == "FAILED" and "RetentionDays='thirty'" in answer["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("date_format", "days_back", "periods_live"),
+    [("daily", 1, 31), ("weekly", 7, 7), ("monthly", 31, 3)],  # RetentionDays 30: 30 + 1, ceil(37/7) + 1, ...
+)
+def test_the_answer_names_the_shards_the_last_periods_indices_make_live(
+    forwarder_env: StandIn, catcher, date_format: str, days_back: int, periods_live: int
+) -> None:
+    last = schema.date_suffix(int(time.time() // 86_400) - days_back, date_format)
+    for name in ("payments-api", "orders-api", "web"):
+        forwarder_env.indices[f"mydata-{name}-{last}"] = {}
+    forwarder_env.indices["mydata-web-2020.01.01"] = {}
+    forwarder_env.indices[f"other-x-{last}"] = {}
+    event = cfn_event(catcher, "Create")
+    event["ResourceProperties"].update(IndexDateFormat=date_format, IndexShards="2")
+    bootstrap.handler(event, LocalContext())
+    data = catcher.answers[0]["Data"]
+    assert (data["IndicesLastPeriod"], data["ShardsAtRetention"]) == (3, 3 * 2 * 2 * periods_live)
+
+
+def test_an_unreadable_index_count_leaves_the_shard_bill_empty_not_the_deploy_failed(
+    forwarder_env: StandIn, catcher
+) -> None:
+    forwarder_env.request_fault = lambda path: Fault(status=403) if "_cat/indices" in path else None
+    bootstrap.handler(cfn_event(catcher, "Create"), LocalContext())
+    answer = catcher.answers[0]
+    assert answer["Status"] == "SUCCESS" and (
+        answer["Data"]["IndicesLastPeriod"],
+        answer["Data"]["ShardsAtRetention"],
+    ) == ("", "")
+    assert "mydata-logs" in forwarder_env.index_templates
 
 
 def test_the_compact_profile_and_its_settings_come_from_the_properties(forwarder_env: StandIn, catcher) -> None:

@@ -137,7 +137,8 @@ def test_the_bootstraps_template_maps_new_indices_and_its_types_hold(real_opense
     properties = real_opensearch.client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
     assert properties["@timestamp"] == {"type": "date"}
     keyword = {"keyword": {"type": "keyword", "ignore_above": 256}}
-    assert properties["@log_group"] == properties["@id"] == {"type": "keyword", "fields": keyword}
+    assert properties["@log_group"] == {"type": "keyword", "fields": keyword}
+    assert properties["@id"] == {"type": "keyword", "doc_values": False, "fields": keyword}
     assert properties["@fields_json"] == {"type": "text"}
     stored = real_opensearch.sources()
     assert stored["clash"]["@fallback_reason"].startswith("mapper_parsing_exception")

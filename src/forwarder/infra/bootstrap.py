@@ -20,6 +20,7 @@ deploy) is answered SUCCESS with the reason, so that the stack is not rolled bac
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -149,7 +150,28 @@ class Bootstrap:
                 "POST", f"/_plugins/_ism/change_policy/{quote(config.pattern)}", {"policy_id": config.policy_id}
             )
             moved = int(answer.get("updated_indices", 0))
-        return {"PolicyId": config.policy_id, "TemplateName": config.template_name, "IndicesMoved": moved}
+        return {
+            "PolicyId": config.policy_id,
+            "TemplateName": config.template_name,
+            "IndicesMoved": moved,
+            **self.shard_bill(config),
+        }
+
+    def shard_bill(self, config: Config) -> dict[str, Any]:
+        """How many indices the pattern made in the last whole period, and the shards that many make live
+        at RetentionDays (docs/deploy.md, "Shards"); empty strings where the count cannot be read."""
+        period = max(1, schema.PERIOD_DAYS[config.date_format])  # a week or a month; a day for daily indices
+        last = schema.date_suffix(int(time.time() // 86_400) - period, config.date_format)
+        try:
+            listed = self._call("GET", f"/_cat/indices/{quote(config.pattern)}?format=json&h=index", None, True)
+        except BootstrapError as err:  # a count is news, not a reason to fail the deploy
+            logger.warning("indices not counted", extra={"reason": str(err)})
+            return {"IndicesLastPeriod": "", "ShardsAtRetention": ""}
+        names = [row.get("index", "") for row in listed if isinstance(row, dict)] if isinstance(listed, list) else []
+        count = sum(1 for name in names if name.endswith(f"-{last}"))
+        periods_live = -(-config.min_index_age_days // period) + 1  # the live ones, the one taking writes too
+        shards = count * config.design.shards * (1 + config.design.replicas) * periods_live
+        return {"IndicesLastPeriod": count, "ShardsAtRetention": shards}
 
     def remove(self, config: Config) -> None:
         self._call("DELETE", f"/_plugins/_ism/policies/{quote(config.policy_id)}", None, missing_ok=True)
@@ -168,7 +190,7 @@ class Bootstrap:
             path += f"?if_seq_no={current['_seq_no']}&if_primary_term={current['_primary_term']}"
         self._call("PUT", path, config.policy())
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None, missing_ok: bool = False) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None, missing_ok: bool = False) -> Any:
         data = json.dumps(body).encode() if body is not None else b""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         answer: Response = self._sink.request(method, path, data, headers, time_left=self._deadline.remaining())
@@ -182,8 +204,7 @@ class Bootstrap:
             )
         if not 200 <= answer.status < 300:
             raise BootstrapError(f"{method} {path.split('?')[0]} answered HTTP {answer.status}: {answer.excerpt()}")
-        parsed = json.loads(answer.body or b"{}")
-        return parsed if isinstance(parsed, dict) else {}
+        return json.loads(answer.body or b"{}")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -75,6 +75,8 @@ class IndexDesign:
 def _compatible() -> dict[str, Any]:
     keyword = {"keyword": {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}}
     properties: dict[str, Any] = {name: {"type": "keyword", "fields": keyword} for name in schema.KEYWORD_FIELDS}
+    # @id is unique per document: doc values for it once (`@id.keyword`, as without a template), not twice.
+    properties[schema.ID] = {"type": "keyword", "doc_values": False, "fields": keyword}
     properties[schema.TIMESTAMP] = {"type": "date"}
     properties[schema.MESSAGE] = {"type": "text", "fields": keyword}
     properties.update(_safe_form("text"))
