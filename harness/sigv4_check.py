@@ -1,7 +1,8 @@
 """An independent SigV4 verifier for the stand-in (test code, written from the AWS spec).
 
-The product signs with botocore; checking with a second implementation means a
-signing mistake in the product cannot pass because both sides share it.
+The product signs with its own delivery/sigv4.py (tested equal to botocore's signer in
+tests/test_sigv4.py); checking with a third implementation means a signing mistake in
+the product cannot pass because both sides share it.
 """
 
 from __future__ import annotations

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from isal import igzip
 
 from forwarder.bounded import CutOff
-from forwarder.delivery import bulk
+from forwarder.delivery import bulk, sigv4
 from forwarder.errors import ConfigError, TransportError
 from forwarder.log import logger
 from forwarder.scrub import scrubbed
@@ -163,11 +160,10 @@ class OpenSearchSink:
                     "none; a domain, even through a tunnel, needs https:// and credentials)"
                 )
             return headers
-        request = AWSRequest(method=method, url=self._settings.endpoint + path, data=body, headers=headers)
         # Serverless requires the body hash as a header; it costs nothing to send it to `es` too.
-        request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-        SigV4Auth(credentials, self._settings.service, self._settings.region).add_auth(request)
-        return dict(request.headers.items())
+        hashed = {**headers, "x-amz-content-sha256": hashlib.sha256(body).hexdigest()}
+        url = self._settings.endpoint + path
+        return sigv4.signed(method, url, hashed, credentials, self._settings.service, self._settings.region)
 
 
 def _read_all(answer: urllib3.BaseHTTPResponse) -> bytes:
@@ -194,12 +190,12 @@ class _SecureConnection(_Connection, urllib3.connection.HTTPSConnection):
     pass
 
 
-def _credentials(required: bool = True) -> Credentials | None:
+def _credentials(required: bool = True) -> sigv4.Keys | None:
     """The role's credentials: Lambda puts them in the environment. None when none are found and
     none are `required`; then the chain skips the instance metadata service, which is not there."""
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
-        return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+        return sigv4.Keys(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
     # Outside Lambda (a person running `forwarder invoke`): the usual provider chain.
     import botocore.session  # slow import, so only on this path
 
@@ -215,7 +211,7 @@ def _credentials(required: bool = True) -> Credentials | None:
             "(and AWS_SESSION_TOKEN), or AWS_PROFILE"
         )
     frozen = found.get_frozen_credentials()
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return sigv4.Keys(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def _basic_auth(settings: Settings) -> SecretCredentials | None:
