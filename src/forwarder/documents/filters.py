@@ -74,13 +74,19 @@ class Filters:
             if not isinstance(message, str):
                 kept.append(event)  # transform names what is wrong with it
                 continue
-            if (self.include and not self.include.search(message)) or (self.exclude and self.exclude.search(message)):
+            if not self.keeps(message):
                 continue
             if self.redactions:
                 event, changed = self._redact(event)
                 redacted += changed
             kept.append(event)
         return kept, len(events) - len(kept), redacted
+
+    def keeps(self, message: str) -> bool:
+        """Whether INCLUDE_PATTERN and EXCLUDE_PATTERN let a message through (exclude wins)."""
+        return not (
+            (self.include and not self.include.search(message)) or (self.exclude and self.exclude.search(message))
+        )
 
     def _redact(self, event: LogEvent) -> tuple[LogEvent, bool]:
         message = self._scrub(event["message"])

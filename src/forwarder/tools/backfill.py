@@ -250,7 +250,7 @@ def run(
                 position.window_report = asdict(checkpoint.report)
             window_end = min(position.window_start_ms + int(WINDOW.total_seconds() * 1000), job.end_ms)
             try:
-                events, token = _page(logs, job, group, position.window_start_ms, window_end, position.next_token)
+                events, token = read_page(logs, job, group, position.window_start_ms, window_end, position.next_token)
             except _TokenRefused as refused:  # expired since the checkpoint: the window again, counted once
                 refusals += 1
                 _read_window_again(checkpoint, group, refused, refusals)
@@ -258,9 +258,7 @@ def run(
             events = _distinct(events)
             there = already_indexed(runtime, [event["eventId"] for event in events])
             page = Counts(events=len(there), already_indexed=len(there))  # the payloads count the rest
-            for payload in _payloads(
-                [event for event in events if event["eventId"] not in there], group, owners[group]
-            ):
+            for payload in payloads([event for event in events if event["eventId"] not in there], group, owners[group]):
                 page += _deliver(payload, runtime)
             checkpoint.report = replace(checkpoint.report + page, pages=checkpoint.report.pages + 1)
             if token:
@@ -316,26 +314,35 @@ def already_indexed(runtime: pipeline.Runtime, ids: list[str]) -> set[str]:
     """
     if not ids or not runtime.settings.sends_ids:  # Serverless: no _id to look for (README, Backfill)
         return set()
-    prefix = runtime.settings.index_prefix
     query = {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": False}
-    path = f"/{prefix}-*/_search?filter_path=hits.hits._id&ignore_unavailable=true&allow_no_indices=true"
+    answer = search_prefix(runtime, query, "filter_path=hits.hits._id", "ask OpenSearch which ids exist")
     try:
-        answer = runtime.sink.request("POST", path, json.dumps(query).encode(), {"Content-Type": "application/json"})
-    except ForwarderError as err:
-        raise BackfillError(f"cannot ask OpenSearch which ids exist: {err}") from None
-    if answer.status != 200:
-        raise BackfillError(
-            f"cannot ask OpenSearch which ids exist (HTTP {answer.status}: {answer.excerpt()[:200]}): backfill reads "
-            f"before it writes, so it needs indices:data/read/search on {prefix}-* beside the write permissions"
-        )
-    try:
-        hits = json.loads(answer.body or b"{}").get("hits", {}).get("hits", [])
-        return {str(hit["_id"]) for hit in hits}
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        return {str(hit["_id"]) for hit in answer.get("hits", {}).get("hits", [])}
+    except (TypeError, KeyError, AttributeError) as err:
         raise BackfillError(f"cannot read OpenSearch's answer on which ids exist ({err})") from None
 
 
-def _page(
+def search_prefix(runtime: pipeline.Runtime, query: dict[str, Any], options: str, doing: str) -> dict[str, Any]:
+    """A `_search` over every index of the prefix; BackfillError naming what it was for and the permission."""
+    prefix = runtime.settings.index_prefix
+    path = f"/{prefix}-*/_search?{options + '&' if options else ''}ignore_unavailable=true&allow_no_indices=true"
+    try:
+        answer = runtime.sink.request("POST", path, json.dumps(query).encode(), {"Content-Type": "application/json"})
+    except ForwarderError as err:
+        raise BackfillError(f"cannot {doing}: {err}") from None
+    if answer.status != 200:
+        raise BackfillError(
+            f"cannot {doing} (HTTP {answer.status}: {answer.excerpt()[:200]}): it reads before it writes, "
+            f"so it needs indices:data/read/search on {prefix}-* beside the write permissions"
+        )
+    try:
+        parsed = json.loads(answer.body or b"{}")
+    except ValueError as err:
+        raise BackfillError(f"cannot read OpenSearch's answer when it tried to {doing} ({err})") from None
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def read_page(
     logs: Any, job: Job, group: str, start_ms: int, end_ms: int, token: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One FilterLogEvents page of [start_ms, end_ms); botocore's adaptive retries wait out throttling."""
@@ -360,7 +367,7 @@ def _page(
     return answer.get("events", []), answer.get("nextToken")
 
 
-def _payloads(events: list[dict[str, Any]], group: str, owner: str) -> Iterator[Payload]:
+def payloads(events: list[dict[str, Any]], group: str, owner: str) -> Iterator[Payload]:
     """The page as subscription payloads: one per log stream, the events in the order read."""
     streams: dict[str, list[dict[str, Any]]] = {}
     for event in events:
@@ -467,3 +474,8 @@ def _read(where: str) -> bytes | None:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds as ISO 8601, UTC."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()

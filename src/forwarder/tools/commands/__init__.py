@@ -5,6 +5,6 @@ A module's `register(commands, reporting)` adds its parser (`reporting`: the sha
 command needs beyond argparse is imported when it runs, so `forwarder --help` stays quick.
 """
 
-from forwarder.tools.commands import backfill, bench, encode, invoke, replay
+from forwarder.tools.commands import backfill, bench, encode, invoke, reconcile, replay
 
-COMMANDS = (invoke, replay, backfill, bench, encode)
+COMMANDS = (invoke, replay, backfill, reconcile, bench, encode)

@@ -18,7 +18,7 @@ import orjson
 
 from forwarder.errors import ForwarderError
 from forwarder.tools import console
-from forwarder.tools.commands.common import subcommand
+from forwarder.tools.commands.common import add_range, subcommand
 from forwarder.tools.local import metrics_lines
 
 if TYPE_CHECKING:
@@ -34,11 +34,7 @@ EXAMPLES = (
 
 def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
     backfill = subcommand(commands, "backfill", __doc__, EXAMPLES, reporting)
-    backfill.add_argument("log_groups", nargs="+", metavar="LOG_GROUP", help="a log group name")
-    backfill.add_argument("--start", required=True, help="ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or -7d, -12h")
-    backfill.add_argument("--end", default="now", help="the same forms (default: now); events before it")
-    backfill.add_argument("--prefix", default="", help="only log streams whose name starts with this")
-    backfill.add_argument("--filter-pattern", default="", help="a CloudWatch Logs filter pattern")
+    add_range(backfill, "-7d, -12h")
     backfill.add_argument("--rate", type=float, default=None, help="at most this many events per second")
     backfill.add_argument(
         "--checkpoint", default=None, help="a local file or s3://BUCKET/KEY (default: ./backfill-<job digest>.json)"
@@ -49,7 +45,7 @@ def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     from forwarder.handler import runtime
 
-    job = _job(args)
+    job = job_of(args)
     run = runtime()
     if not run.settings.sends_ids and mode != console.QUIET:
         print(
@@ -74,8 +70,8 @@ def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     return 0
 
 
-def _job(args: argparse.Namespace) -> Job:
-    """The job the command asks for, its times resolved; a bad range or name is one line."""
+def job_of(args: argparse.Namespace) -> Job:
+    """The log groups and range a command asks for, its times resolved; a bad range or name is one line."""
     from forwarder.tools import backfill
 
     current = backfill.now()
@@ -84,7 +80,7 @@ def _job(args: argparse.Namespace) -> Job:
         raise ForwarderError(f"--end {end.isoformat()} is before --start {start.isoformat()}: swap them")
     if end == start:
         raise ForwarderError(f"--start and --end are both {start.isoformat()}: the range is empty")
-    if args.rate is not None and not args.rate > 0:
+    if getattr(args, "rate", None) is not None and not args.rate > 0:
         raise ForwarderError(f"--rate {args.rate}: give a positive number of events per second")
     if any(not group.strip() for group in args.log_groups):
         raise ForwarderError("a LOG_GROUP is empty: give the log group's name, e.g. /aws/lambda/checkout")

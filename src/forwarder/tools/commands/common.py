@@ -21,3 +21,12 @@ def subcommand(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+def add_range(parser: argparse.ArgumentParser, start_forms: str) -> None:
+    """The log groups, time range and stream and event filters a command reads CloudWatch Logs with."""
+    parser.add_argument("log_groups", nargs="+", metavar="LOG_GROUP", help="a log group name")
+    parser.add_argument("--start", required=True, help=f"ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z) or {start_forms}")
+    parser.add_argument("--end", default="now", help="the same forms (default: now); events before it")
+    parser.add_argument("--prefix", default="", help="only log streams whose name starts with this")
+    parser.add_argument("--filter-pattern", default="", help="a CloudWatch Logs filter pattern (the subscription's)")

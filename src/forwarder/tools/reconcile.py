@@ -1,0 +1,175 @@
+"""Find what CloudWatch Logs holds and OpenSearch lacks, and send only that (`forwarder reconcile`).
+
+Per log group and hour: CloudWatch's events, read with FilterLogEvents as backfill reads
+them (the same ids the subscription delivered), less what INCLUDE/EXCLUDE_PATTERN drop;
+OpenSearch's documents of the group, counted for every hour at once by one date_histogram.
+Only where the two differ does it ask which of CloudWatch's ids are an `_id` under the
+prefix, and send the rest through the pipeline with `create`, so nothing is overwritten.
+
+It checks its assumption that FilterLogEvents' eventId is the id the subscription
+delivered (AWS documents neither): in a window that differs, the ids OpenSearch holds
+must be CloudWatch's. Where OpenSearch holds documents of the window but barely any
+has one of CloudWatch's ids, the schemes differ, and it stops before sending anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from forwarder import pipeline
+from forwarder.budget import Deadline
+from forwarder.delivery import bulk
+from forwarder.errors import ForwarderError, NotDeliveredError
+from forwarder.reports import Report
+from forwarder.tools import backfill
+
+WINDOW_MS = 3_600_000  # an hour: a gap's size to read again
+MIN_MATCHED = 0.5  # of OpenSearch's documents in a differing window that must carry a CloudWatch id
+IDS_PER_SEARCH = 10_000  # the ids one `ids` query asks about (index.max_result_window)
+
+
+class ReconcileError(ForwarderError):
+    """A side could not be read, the id schemes differ, or what was missing could not be sent."""
+
+
+@dataclass
+class ReconcileReport:
+    windows: int = 0
+    windows_differing: int = 0
+    events_checked: int = 0  # CloudWatch's, after the filters
+    events_missing: int = 0
+    events_repaired: int = 0
+    calls: dict[str, int] = field(default_factory=lambda: {"FilterLogEvents": 0, "_search": 0})
+    differing: list[dict[str, Any]] = field(default_factory=list)  # each window that differed, with its counts
+
+    @property
+    def whole(self) -> bool:
+        return self.events_missing == self.events_repaired
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": "whole" if self.whole else "missing",
+            "windows": self.windows,
+            "windows_differing": self.windows_differing,
+            "events_checked": self.events_checked,
+            "events_missing": self.events_missing,
+            "events_repaired": self.events_repaired,
+            "calls": self.calls,
+            "differing": self.differing,
+        }
+
+
+def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) -> ReconcileReport:
+    """Every window of every group: compared, and where it differs, its missing events sent (unless `dry_run`)."""
+    if runtime.settings.serverless:
+        raise ReconcileError("OPENSEARCH_SERVICE=aoss: Serverless keeps no client _id, so there is nothing to match on")
+    owners = {group: owner for group, (owner, _) in backfill.describe(job, logs).items()}
+    report = ReconcileReport()
+    for group in job.log_groups:
+        counted = _opensearch_counts(runtime, group, job.start_ms, job.end_ms, report)
+        for start in range(job.start_ms - job.start_ms % WINDOW_MS, job.end_ms, WINDOW_MS):
+            window = (max(start, job.start_ms), min(start + WINDOW_MS, job.end_ms))
+            _reconcile_window(job, runtime, logs, group, owners[group], window, counted.get(start, 0), dry_run, report)
+    return report
+
+
+def _reconcile_window(
+    job: backfill.Job,
+    runtime: pipeline.Runtime,
+    logs: Any,
+    group: str,
+    owner: str,
+    window: tuple[int, int],
+    in_opensearch: int,
+    dry_run: bool,
+    report: ReconcileReport,
+) -> None:
+    events = _cloudwatch_events(job, runtime, logs, group, window, report)
+    report.windows += 1
+    report.events_checked += len(events)
+    if len(events) == in_opensearch:
+        return
+    ids = [event["eventId"] for event in events]
+    found: set[str] = set()
+    for first in range(0, len(ids), IDS_PER_SEARCH):
+        report.calls["_search"] += 1
+        found |= backfill.already_indexed(runtime, ids[first : first + IDS_PER_SEARCH])
+    if in_opensearch and len(found) < in_opensearch * MIN_MATCHED:
+        raise ReconcileError(
+            f"{group}: OpenSearch holds {in_opensearch} documents from {_iso(window[0])} to {_iso(window[1])}, "
+            f"but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: the subscription's ids and "
+            "FilterLogEvents' differ here, so nothing was sent (docs/delivery.md, Reconcile)"
+        )
+    missing = [event for event in events if event["eventId"] not in found]
+    report.windows_differing += 1
+    report.events_missing += len(missing)
+    report.differing.append(
+        {"log_group": group, "start": _iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
+         "missing": len(missing)}
+    )  # fmt: skip
+    if missing and not dry_run:
+        report.events_repaired += _send(runtime, missing, group, owner)
+
+
+def _cloudwatch_events(
+    job: backfill.Job,
+    runtime: pipeline.Runtime,
+    logs: Any,
+    group: str,
+    window: tuple[int, int],
+    report: ReconcileReport,
+) -> list[dict[str, Any]]:
+    """The window's events, each once, less those INCLUDE/EXCLUDE_PATTERN drop (they are never in OpenSearch)."""
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        report.calls["FilterLogEvents"] += 1
+        page, token = backfill.read_page(logs, job, group, window[0], window[1], token)
+        events += page
+        if not token:
+            break
+    events = list({event["eventId"]: event for event in events}.values())
+    filters = runtime.settings.filters
+    return [event for event in events if filters.keeps(str(event.get("message", "")))]
+
+
+def _opensearch_counts(
+    runtime: pipeline.Runtime, group: str, start_ms: int, end_ms: int, report: ReconcileReport
+) -> dict[int, int]:
+    """The group's documents per hour under the prefix: {hour's start ms: count}, from one aggregation."""
+    of_group = [{"term": {"@log_group": group}}, {"term": {"@log_group.keyword": group}}]  # with a template or not
+    query = {
+        "size": 0,
+        "query": {
+            "bool": {
+                "filter": [{"range": {"@timestamp": {"gte": start_ms, "lt": end_ms, "format": "epoch_millis"}}}],
+                "should": of_group,
+                "minimum_should_match": 1,
+            }
+        },
+        "aggs": {"hours": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h", "min_doc_count": 1}}},
+    }
+    report.calls["_search"] += 1
+    answer = backfill.search_prefix(runtime, query, "", f"count {group}'s documents in OpenSearch")
+    buckets = answer.get("aggregations", {}).get("hours", {}).get("buckets", [])
+    return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in buckets}
+
+
+def _send(runtime: pipeline.Runtime, events: list[dict[str, Any]], group: str, owner: str) -> int:
+    """The missing events through the pipeline with `create`; how many are in OpenSearch now."""
+    repaired = 0
+    for payload in backfill.payloads(events, group, owner):
+        try:
+            result = pipeline.forward_payload(
+                payload, runtime, Deadline(runtime.settings.retry_max_seconds), bulk.CREATE
+            )
+        except NotDeliveredError as err:
+            raise ReconcileError(f"{group}: missing events not delivered ({err.summary or err})") from None
+        if isinstance(result, Report):
+            repaired += result.indexed + result.fallback + result.already_indexed
+    return repaired
+
+
+def _iso(ms: int) -> str:
+    return backfill.iso(ms)
