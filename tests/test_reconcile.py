@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import time
@@ -15,7 +16,7 @@ from forwarder.budget import Deadline
 from forwarder.delivery import bulk
 from forwarder.pipeline import forward_payload
 from forwarder.tools import backfill, cli
-from tests.helpers import RealOpenSearch
+from tests.helpers import RealOpenSearch, client_for
 
 GROUP = "/aws/lambda/reconciled"
 EVENTS = 300
@@ -78,6 +79,34 @@ def test_a_gap_is_found_and_only_the_gap_is_sent(
     status, again = reconcile(capfd)
     assert status == 0 and (again["windows_differing"], again["events_missing"]) == (0, 0)
     assert again["calls"]["_search"] == 1, "nothing differs: no ids asked for, nothing sent"
+
+
+def test_dead_lettered_events_are_accounted_for_not_sent_again(
+    real_opensearch: RealOpenSearch,
+    cloudwatch: Any,
+    moto_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    events = put_events(cloudwatch)
+    forward_live(events[5:], real_opensearch)  # the first five went to the dead letter instead
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    s3.create_bucket(Bucket="dead")
+    day = time.strftime("%Y/%m/%d", time.gmtime(events[0]["timestamp"] / 1000))
+    lines = [
+        json.dumps({"kind": "document", "index": "x", "id": event["eventId"], "log_group": GROUP, "reason": "refused"})
+        for event in events[:5]
+    ]
+    body = gzip.compress(("\n".join(lines) + "\n").encode())
+    s3.put_object(Bucket="dead", Key=f"dead-letter/{day}/x/one.ndjson.gz", Body=body)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    monkeypatch.setenv("DEAD_LETTER_BUCKET", "dead")
+    handler.reset_runtime()
+    status, found = reconcile(capfd)
+    assert status == 0 and (found["events_dead_lettered"], found["events_missing"]) == (5, 0)
+    assert real_opensearch.count() == EVENTS - 5, "what the dead letter holds is not sent again"
 
 
 def test_other_ids_in_opensearch_stop_it_before_anything_is_sent(

@@ -14,12 +14,15 @@ has one of CloudWatch's ids, the schemes differ, and it stops before sending any
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from forwarder import pipeline
 from forwarder.budget import Deadline
 from forwarder.delivery import bulk
+from forwarder.delivery.deadletter import EVENTS
 from forwarder.errors import ForwarderError, NotDeliveredError
 from forwarder.reports import Report
 from forwarder.tools import backfill
@@ -38,6 +41,7 @@ class ReconcileReport:
     windows: int = 0
     windows_differing: int = 0
     events_checked: int = 0  # CloudWatch's, after the filters
+    events_dead_lettered: int = 0  # in the dead letter with their reason: accounted for, not missing
     events_missing: int = 0
     events_repaired: int = 0
     calls: dict[str, int] = field(default_factory=lambda: {"FilterLogEvents": 0, "_search": 0})
@@ -53,6 +57,7 @@ class ReconcileReport:
             "windows": self.windows,
             "windows_differing": self.windows_differing,
             "events_checked": self.events_checked,
+            "events_dead_lettered": self.events_dead_lettered,
             "events_missing": self.events_missing,
             "events_repaired": self.events_repaired,
             "calls": self.calls,
@@ -68,16 +73,21 @@ def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) 
     report = ReconcileReport()
     for group in job.log_groups:
         counted = _opensearch_counts(runtime, group, job.start_ms, job.end_ms, report)
+        accounted = dead_lettered_ids(runtime, group, job.start_ms, job.end_ms)
         for start in range(job.start_ms - job.start_ms % WINDOW_MS, job.end_ms, WINDOW_MS):
             window = (max(start, job.start_ms), min(start + WINDOW_MS, job.end_ms))
-            _reconcile_window(job, runtime, logs, group, owners[group], window, counted.get(start, 0), dry_run, report)
+            expected = _cloudwatch_events(job, runtime, logs, group, window, report)
+            report.windows += 1
+            report.events_checked += len(expected)
+            report.events_dead_lettered += sum(1 for event in expected if event["eventId"] in accounted)
+            expected = [event for event in expected if event["eventId"] not in accounted]
+            _reconcile_window(runtime, expected, group, owners[group], window, counted.get(start, 0), dry_run, report)
     return report
 
 
 def _reconcile_window(
-    job: backfill.Job,
     runtime: pipeline.Runtime,
-    logs: Any,
+    events: list[dict[str, Any]],
     group: str,
     owner: str,
     window: tuple[int, int],
@@ -85,9 +95,6 @@ def _reconcile_window(
     dry_run: bool,
     report: ReconcileReport,
 ) -> None:
-    events = _cloudwatch_events(job, runtime, logs, group, window, report)
-    report.windows += 1
-    report.events_checked += len(events)
     if len(events) == in_opensearch:
         return
     ids = [event["eventId"] for event in events]
@@ -132,6 +139,35 @@ def _cloudwatch_events(
     events = list({event["eventId"]: event for event in events}.values())
     filters = runtime.settings.filters
     return [event for event in events if filters.keeps(str(event.get("message", "")))]
+
+
+def dead_lettered_ids(runtime: pipeline.Runtime, group: str, start_ms: int, end_ms: int) -> set[str]:
+    """The group's event ids in the dead letter: documents filed under their index's day (a week's Monday, a
+    month's first) within the range, and events that made no document, filed on the day they came, since then."""
+    store = runtime.dead_letter
+    if store is None:
+        return set()
+    first, last, today = (_day(ms) for ms in (start_ms, end_ms - 1, int(time.time() * 1000)))
+    days: set[date] = set()
+    for when in (first + timedelta(days=n) for n in range((last - first).days + 1)):
+        days |= {when, when - timedelta(days=when.weekday()), when.replace(day=1)}
+    prefixes = [f"{store.prefix}{day:%Y/%m/%d}/" for day in sorted(days)]
+    prefixes += [
+        f"{store.prefix}{EVENTS}{first + timedelta(days=n):%Y/%m/%d}/" for n in range((today - first).days + 1)
+    ]
+    found: set[str] = set()
+    for prefix in prefixes:
+        for key in store.keys(prefix):
+            for entry in store.read(key):
+                if isinstance(entry, dict) and entry.get("log_group") == group:
+                    event_id = entry.get("id") or (entry.get("event") or {}).get("id")
+                    if isinstance(event_id, str):
+                        found.add(event_id)
+    return found
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
 
 
 def _opensearch_counts(
