@@ -16,7 +16,7 @@ from forwarder.budget import Deadline
 from forwarder.delivery import bulk
 from forwarder.pipeline import forward_payload
 from forwarder.tools import backfill, cli
-from tests.helpers import RealOpenSearch, client_for
+from tests.helpers import RealOpenSearch
 
 GROUP = "/aws/lambda/reconciled"
 EVENTS = 300
