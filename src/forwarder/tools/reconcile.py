@@ -66,11 +66,12 @@ class ReconcileReport:
 
 
 def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) -> ReconcileReport:
-    """Every window of every group: compared, and where it differs, its missing events sent (unless `dry_run`)."""
+    """Every window of every group compared first; then, unless `dry_run`, the missing events sent."""
     if runtime.settings.serverless:
         raise ReconcileError("OPENSEARCH_SERVICE=aoss: Serverless keeps no client _id, so there is nothing to match on")
     owners = {group: owner for group, (owner, _) in backfill.describe(job, logs).items()}
     report = ReconcileReport()
+    missing: dict[str, list[dict[str, Any]]] = {}
     for group in job.log_groups:
         counted = _opensearch_counts(runtime, group, job.start_ms, job.end_ms, report)
         accounted = dead_lettered_ids(runtime, group, job.start_ms, job.end_ms)
@@ -81,22 +82,26 @@ def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) 
             report.events_checked += len(expected)
             report.events_dead_lettered += sum(1 for event in expected if event["eventId"] in accounted)
             expected = [event for event in expected if event["eventId"] not in accounted]
-            _reconcile_window(runtime, expected, group, owners[group], window, counted.get(start, 0), dry_run, report)
+            missing.setdefault(group, []).extend(
+                _missing(runtime, expected, group, window, counted.get(start, 0), report)
+            )
+    for group, events in missing.items():
+        if events and not dry_run:  # only once every window has passed the id check
+            report.events_repaired += _send(runtime, events, group, owners[group])
     return report
 
 
-def _reconcile_window(
+def _missing(
     runtime: pipeline.Runtime,
     events: list[dict[str, Any]],
     group: str,
-    owner: str,
     window: tuple[int, int],
     in_opensearch: int,
-    dry_run: bool,
     report: ReconcileReport,
-) -> None:
+) -> list[dict[str, Any]]:
+    """The window's events OpenSearch lacks, where the counts differ; ReconcileError where the id schemes do."""
     if len(events) == in_opensearch:
-        return
+        return []
     ids = [event["eventId"] for event in events]
     found: set[str] = set()
     for first in range(0, len(ids), IDS_PER_SEARCH):
@@ -115,8 +120,7 @@ def _reconcile_window(
         {"log_group": group, "start": _iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
          "missing": len(missing)}
     )  # fmt: skip
-    if missing and not dry_run:
-        report.events_repaired += _send(runtime, missing, group, owner)
+    return missing
 
 
 def _cloudwatch_events(
