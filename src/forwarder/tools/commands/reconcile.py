@@ -39,11 +39,11 @@ def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     from forwarder.tools import backfill, reconcile
 
     job = job_of(args)
-    runtime_ = runtime()
+    forwarder = runtime()
     if mode != console.QUIET:
-        print(f"forwarder: comparing CloudWatch Logs with {runtime_.settings.endpoint}", file=sys.stderr)
+        print(f"forwarder: comparing CloudWatch Logs with {forwarder.settings.endpoint}", file=sys.stderr)
     with metrics_lines(verbose):
-        report = reconcile.run(job, runtime_, backfill.logs_client(runtime_.settings.region), args.dry_run)
+        report = reconcile.run(job, forwarder, backfill.logs_client(forwarder.settings.region), args.dry_run)
         flush_metrics()
     found = report.as_dict()
     if mode == console.JSON:
