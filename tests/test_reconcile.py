@@ -122,6 +122,19 @@ def test_other_ids_in_opensearch_stop_it_before_anything_is_sent(
     assert real_opensearch.count() == EVENTS - 5
 
 
+def test_other_ids_stop_it_even_where_the_differing_hour_holds_no_document(
+    real_opensearch: RealOpenSearch, cloudwatch: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    events = put_events(cloudwatch)
+    last_hour = events[-1]["timestamp"] - events[-1]["timestamp"] % HOUR_MS
+    delivered = [event for event in events if event["timestamp"] < last_hour]  # the last hour: none delivered
+    forward_live([{**event, "eventId": f"other-{n}"} for n, event in enumerate(delivered)], real_opensearch)
+    status = cli.main(["reconcile", GROUP, "--start", "-5h", "--quiet"])
+    lines = capfd.readouterr().err.splitlines()
+    assert status == 1 and len(lines) == 1 and "FilterLogEvents' differ here, so nothing was sent" in lines[0]
+    assert real_opensearch.count() == len(delivered)
+
+
 @pytest.mark.parametrize(
     ("args", "env", "complaint"),
     [

@@ -75,6 +75,7 @@ def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) 
     for group in job.log_groups:
         counted = _opensearch_counts(runtime, group, job.start_ms, job.end_ms, report)
         accounted = dead_lettered_ids(runtime, group, job.start_ms, job.end_ms)
+        sample: tuple[list[dict[str, Any]], tuple[int, int], int] | None = None  # a window OpenSearch has documents of
         for start in range(job.start_ms - job.start_ms % WINDOW_MS, job.end_ms, WINDOW_MS):
             window = (max(start, job.start_ms), min(start + WINDOW_MS, job.end_ms))
             expected = _cloudwatch_events(job, runtime, logs, group, window, report)
@@ -82,9 +83,15 @@ def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) 
             report.events_checked += len(expected)
             report.events_dead_lettered += sum(1 for event in expected if event["eventId"] in accounted)
             expected = [event for event in expected if event["eventId"] not in accounted]
+            if sample is None and counted.get(start, 0):
+                sample = (expected, window, counted[start])
             missing.setdefault(group, []).extend(
                 _missing(runtime, expected, group, window, counted.get(start, 0), report)
             )
+        checked = any(seen["opensearch"] for seen in report.differing if seen["log_group"] == group)
+        if missing.get(group) and sample is not None and not checked:
+            # The differing windows held no document to check the ids on: check them where some are.
+            _check_ids(runtime, *sample, group, report)
     for group, events in missing.items():
         if events and not dry_run:  # only once every window has passed the id check
             report.events_repaired += _send(runtime, events, group, owners[group])
@@ -102,6 +109,26 @@ def _missing(
     """The window's events OpenSearch lacks, where the counts differ; ReconcileError where the id schemes do."""
     if len(events) == in_opensearch:
         return []
+    found = _check_ids(runtime, events, window, in_opensearch, group, report)
+    missing = [event for event in events if event["eventId"] not in found]
+    report.windows_differing += 1
+    report.events_missing += len(missing)
+    report.differing.append(
+        {"log_group": group, "start": _iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
+         "missing": len(missing)}
+    )  # fmt: skip
+    return missing
+
+
+def _check_ids(
+    runtime: pipeline.Runtime,
+    events: list[dict[str, Any]],
+    window: tuple[int, int],
+    in_opensearch: int,
+    group: str,
+    report: ReconcileReport,
+) -> set[str]:
+    """Which of the window's CloudWatch ids are an `_id`; ReconcileError where its documents barely carry any."""
     ids = [event["eventId"] for event in events]
     found: set[str] = set()
     for first in range(0, len(ids), IDS_PER_SEARCH):
@@ -113,14 +140,7 @@ def _missing(
             f"but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: the subscription's ids and "
             "FilterLogEvents' differ here, so nothing was sent (docs/delivery.md, Reconcile)"
         )
-    missing = [event for event in events if event["eventId"] not in found]
-    report.windows_differing += 1
-    report.events_missing += len(missing)
-    report.differing.append(
-        {"log_group": group, "start": _iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
-         "missing": len(missing)}
-    )  # fmt: skip
-    return missing
+    return found
 
 
 def _cloudwatch_events(
