@@ -282,7 +282,7 @@ def _read_window_again(checkpoint: Checkpoint, group: str, refused: _TokenRefuse
     if refusals > MAX_TOKEN_REFUSALS:
         raise BackfillError(
             f"{group}: FilterLogEvents refused its page token {refusals} times in the window from "
-            f"{datetime.fromtimestamp(position.window_start_ms / 1000, UTC).isoformat()} ({refused}); "
+            f"{iso(position.window_start_ms)} ({refused}); "
             "the checkpoint is at that window's start: run the same command again later"
         ) from None
     if position.window_report is not None:

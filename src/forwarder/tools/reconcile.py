@@ -114,7 +114,7 @@ def _missing(
     report.windows_differing += 1
     report.events_missing += len(missing)
     report.differing.append(
-        {"log_group": group, "start": _iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
+        {"log_group": group, "start": backfill.iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
          "missing": len(missing)}
     )  # fmt: skip
     return missing
@@ -136,9 +136,9 @@ def _check_ids(
         found |= backfill.already_indexed(runtime, ids[first : first + IDS_PER_SEARCH])
     if in_opensearch and len(found) < in_opensearch * MIN_MATCHED:
         raise ReconcileError(
-            f"{group}: OpenSearch holds {in_opensearch} documents from {_iso(window[0])} to {_iso(window[1])}, "
-            f"but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: the subscription's ids and "
-            "FilterLogEvents' differ here, so nothing was sent (docs/delivery.md, Reconcile)"
+            f"{group}: OpenSearch holds {in_opensearch} documents from {backfill.iso(window[0])} to "
+            f"{backfill.iso(window[1])}, but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: "
+            "the subscription's ids and FilterLogEvents' differ here, so nothing was sent (docs/delivery.md, Reconcile)"
         )
     return found
 
@@ -229,7 +229,3 @@ def _send(runtime: pipeline.Runtime, events: list[dict[str, Any]], group: str, o
         if isinstance(result, Report):
             repaired += result.indexed + result.fallback + result.already_indexed
     return repaired
-
-
-def _iso(ms: int) -> str:
-    return backfill.iso(ms)

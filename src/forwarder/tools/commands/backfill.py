@@ -44,6 +44,7 @@ def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     from forwarder.handler import runtime
+    from forwarder.tools import backfill
 
     job = job_of(args)
     run = runtime()
@@ -59,8 +60,8 @@ def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     if mode == console.JSON:
         summary = {
             "log_groups": list(job.log_groups),
-            "start": datetime.fromtimestamp(job.start_ms / 1000, UTC).isoformat(),
-            "end": datetime.fromtimestamp(job.end_ms / 1000, UTC).isoformat(),
+            "start": backfill.iso(job.start_ms),
+            "end": backfill.iso(job.end_ms),
             "checkpoint": where,
             **dataclasses.asdict(report),
         }
