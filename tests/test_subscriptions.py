@@ -120,7 +120,7 @@ def arn(group_or_prefix: str) -> str:
 
 
 def test_names_and_prefixes_are_subscribed_each_after_its_narrow_permission(world: World) -> None:
-    report = world.subscriber().reconcile(world.config())
+    report = world.subscriber().sweep(world.config())
     assert world.ours() == {"/aws/lambda/checkout", "/aws/eks/prod/app-a", "/aws/eks/prod/app-b"}
     assert sorted(report.subscribed) == sorted(world.ours())
     permissions = world.permissions()
@@ -137,22 +137,22 @@ def test_names_and_prefixes_are_subscribed_each_after_its_narrow_permission(worl
 
 
 def test_a_group_with_two_filters_of_others_is_reported_and_left_alone(world: World, capfd) -> None:
-    report = world.subscriber().reconcile(world.config())
+    report = world.subscriber().sweep(world.config())
     assert report.full == [FULL]
     assert set(world.filters_of(FULL)) == {"theirs-1", "theirs-2"}
     assert "log group has two subscription filters already" in capfd.readouterr().out
 
 
 def test_the_filter_carries_the_pattern_and_the_destination(world: World) -> None:
-    world.subscriber().reconcile(world.config(filter_pattern='{ $.level = "ERROR" }'))
+    world.subscriber().sweep(world.config(filter_pattern='{ $.level = "ERROR" }'))
     ours = world.filters_of("/aws/eks/prod/app-a")[FILTER]
     assert ours["destinationArn"] == world.forwarder_arn
     assert ours["filterPattern"] == '{ $.level = "ERROR" }'
 
 
 def test_system_fields_and_transformed_logs_are_asked_of_cloudwatch_when_chosen(world: World) -> None:
-    world.subscriber().reconcile(world.config(prefixes=()))
-    world.subscriber().reconcile(
+    world.subscriber().sweep(world.config(prefixes=()))
+    world.subscriber().sweep(
         world.config(prefixes=(), emit_system_fields=("@aws.account", "@aws.region"), apply_on_transformed_logs=True)
     )
     plain, chosen = [params for name, params in world.requests if name == "PutSubscriptionFilter"]
@@ -161,10 +161,10 @@ def test_system_fields_and_transformed_logs_are_asked_of_cloudwatch_when_chosen(
 
 
 def test_running_again_changes_nothing_and_puts_nothing(world: World) -> None:
-    world.subscriber().reconcile(world.config())
+    world.subscriber().sweep(world.config())
     before = (world.ours(), world.permissions().keys())
     world.calls.clear()
-    again = world.subscriber().reconcile(world.config())
+    again = world.subscriber().sweep(world.config())
     assert (world.ours(), world.permissions().keys()) == before
     assert len(again.subscribed) == 3
     writes = {"PutSubscriptionFilter", "AddPermission", "DeleteSubscriptionFilter", "RemovePermission"}
@@ -192,7 +192,7 @@ def test_a_group_created_later_under_a_prefix_is_subscribed_by_the_cloudtrail_ev
     assert world.ours() == {"/aws/eks/prod/new-app", "/aws/lambda/later"}, "only what the names and prefixes choose"
 
 
-def test_the_hourly_reconcile_catches_groups_no_event_announced(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_hourly_sweep_catches_groups_no_event_announced(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_SUBSCRIPTION_FILTER_NAME", FILTER)
     monkeypatch.setenv("FORWARDER_ARN", world.forwarder_arn)
     monkeypatch.setenv("LOG_GROUP_PREFIXES", "/aws/eks/prod/")
@@ -252,15 +252,15 @@ class AlmostOutOfTime(LocalContext):
         return int((budget.SUBSCRIPTIONS_MARGIN_SECONDS - 1) * 1000)
 
 
-def test_a_reconcile_that_runs_out_of_time_answers_cloudformation_and_leaves_the_rest_to_the_schedule(
+def test_a_sweep_that_runs_out_of_time_answers_cloudformation_and_leaves_the_rest_to_the_schedule(
     world: World, catcher: ResponseCatcher
 ) -> None:
     properties = {"FilterName": FILTER, "DestinationArn": world.forwarder_arn, "LogGroupPrefixes": ["/aws/eks/prod/"]}
     subscriptions.handler(cfn(catcher, "Create", properties), AlmostOutOfTime())
     answer = catcher.answers[-1]
-    assert answer["Status"] == "SUCCESS", "the stack is not held up; the hourly reconcile finishes"
+    assert answer["Status"] == "SUCCESS", "the stack is not held up; the hourly sweep finishes"
     assert answer["Data"]["Pending"] == 3 and answer["Data"]["Subscribed"] == 0
-    assert "3 groups left for the hourly reconcile" in answer["Reason"]
+    assert "3 groups left for the hourly sweep" in answer["Reason"]
     assert world.ours() == set()
 
 

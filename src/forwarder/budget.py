@@ -16,7 +16,7 @@ from forwarder.settings import Settings
 
 FINISH_SECONDS = 0.25  # kept for the report line and metrics after the dead letter gives up
 BOOTSTRAP_MARGIN_SECONDS = 10.0  # the bootstrap's calls stop this long before the timeout, to answer CloudFormation
-# A long subscriptions reconcile stops this long before the timeout: a call begun before
+# A long subscriptions sweep stops this long before the timeout: a call begun before
 # then may run into the margin (subscriptions.CALL_GRACE_SECONDS), and 10 s stay to answer.
 SUBSCRIPTIONS_MARGIN_SECONDS = 30.0
 ANSWER_OUTSIDE_LAMBDA_SECONDS = 30.0  # how long CloudFormation's answer is retried without a function timeout

@@ -6,8 +6,9 @@ One function does it, invoked three ways:
   our filters and permissions, and nothing else;
 - by an EventBridge rule on CloudTrail's CreateLogGroup: a new group under a prefix is
   subscribed within seconds;
-- hourly: the same reconcile as Create, which also catches groups made while no trail
-  recorded CreateLogGroup (EventBridge sees those calls only through a trail).
+- hourly: the same sweep as Create, which also catches groups made while no trail
+  recorded CreateLogGroup (EventBridge sees those calls only through a trail). A sweep
+  of filters, not `forwarder reconcile`, which compares the events themselves.
 
 Each group gets the permission that lets CloudWatch Logs invoke the forwarder, scoped to that
 group (or to the prefix), before its filter. A group that already has two filters of others
@@ -53,7 +54,7 @@ class SubscriptionError(ForwarderError):
     """The configuration is unusable, or CloudWatch Logs refused a filter."""
 
 
-def _items(value: Any) -> tuple[str, ...]:
+def comma_list(value: Any) -> tuple[str, ...]:
     """A CloudFormation CommaDelimitedList (a list, or a comma-separated string) without blanks."""
     parts = value if isinstance(value, list) else str(value or "").split(",")
     return tuple(part.strip() for part in parts if str(part).strip())
@@ -74,10 +75,10 @@ class Config:
         config = cls(
             filter_name=str(properties.get("FilterName", "")).strip(),
             destination_arn=str(properties.get("DestinationArn", "")).strip(),
-            names=_items(properties.get("LogGroupNames")),
-            prefixes=_items(properties.get("LogGroupPrefixes")),
+            names=comma_list(properties.get("LogGroupNames")),
+            prefixes=comma_list(properties.get("LogGroupPrefixes")),
             filter_pattern=str(properties.get("FilterPattern", "")),
-            emit_system_fields=_items(properties.get("EmitSystemFields")),
+            emit_system_fields=comma_list(properties.get("EmitSystemFields")),
             apply_on_transformed_logs=str(properties.get("ApplyOnTransformedLogs", "false")).lower() == "true",
         )
         for name, value in (("FilterName", config.filter_name), ("DestinationArn", config.destination_arn)):
@@ -132,14 +133,14 @@ class Subscriber:
         self._deadline = deadline
         self._granted: set[str] = set()  # source ARNs granted in this run: one AddPermission each
 
-    def reconcile(self, config: Config, previous: Config | None = None) -> Report:
+    def sweep(self, config: Config, previous: Config | None = None) -> Report:
         report = Report()
         wanted = self.chosen_groups(config, report)
         for position, group in enumerate(wanted):
             if self._out_of_time():
                 report.pending = wanted[position:]
                 logger.warning(
-                    "out of time: the next reconcile subscribes the rest", extra={"pending": len(report.pending)}
+                    "out of time: the next sweep subscribes the rest", extra={"pending": len(report.pending)}
                 )
                 return report
             self.subscribe(config, group, report)
@@ -167,21 +168,7 @@ class Subscriber:
         return CALL_SECONDS if self._deadline is None else self._deadline.remaining() + CALL_GRACE_SECONDS
 
     def chosen_groups(self, config: Config, report: Report) -> list[str]:
-        groups: dict[str, None] = {}
-        for name in config.names:
-            if self._exists(name):
-                groups[name] = None
-            else:
-                report.missing.append(name)
-        for prefix in config.prefixes:
-            token: dict[str, str] = {}
-            while True:  # page by page, each call bounded (a paginator's calls would not be)
-                page = self._logs.describe_log_groups(logGroupNamePrefix=prefix, **token)
-                groups.update((group["logGroupName"], None) for group in page.get("logGroups", []))
-                if not page.get("nextToken"):
-                    break
-                token = {"nextToken": page["nextToken"]}
-        return list(groups)
+        return log_groups(self._logs, config.names, config.prefixes, report.missing)
 
     def subscribe(self, config: Config, group: str, report: Report) -> None:
         filters = self._filters(group)
@@ -212,10 +199,6 @@ class Subscriber:
             report.unsubscribed.append(group)
 
     # -- CloudWatch Logs ----------------------------------------------------------
-    def _exists(self, name: str) -> bool:
-        found = self._logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-        return any(group["logGroupName"] == name for group in found)
-
     def _filters(self, group: str) -> dict[str, dict[str, Any]]:
         try:
             answer = self._logs.describe_subscription_filters(logGroupName=group)
@@ -282,6 +265,26 @@ class Subscriber:
             self._lambda.remove_permission(FunctionName=config.destination_arn, StatementId=_statement_id(source_arn))
 
 
+def log_groups(logs: Any, names: tuple[str, ...], prefixes: tuple[str, ...], missing: list[str]) -> list[str]:
+    """The groups named that exist (the others appended to `missing`), then every group under each prefix."""
+    groups: dict[str, None] = {}
+    for name in names:
+        found = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        if any(group["logGroupName"] == name for group in found):
+            groups[name] = None
+        else:
+            missing.append(name)
+    for prefix in prefixes:
+        token: dict[str, str] = {}
+        while True:  # page by page, each call bounded (a paginator's calls would not be)
+            page = logs.describe_log_groups(logGroupNamePrefix=prefix, **token)
+            groups.update((group["logGroupName"], None) for group in page.get("logGroups", []))
+            if not page.get("nextToken"):
+                break
+            token = {"nextToken": page["nextToken"]}
+    return list(groups)
+
+
 def _statement_id(source_arn: str) -> str:
     return "logs-" + hashlib.sha256(source_arn.encode()).hexdigest()[:24]
 
@@ -302,7 +305,7 @@ def _deadline(context: Any) -> Deadline | None:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The custom resource, CloudTrail's CreateLogGroup (through EventBridge), or the hourly reconcile."""
+    """The custom resource, CloudTrail's CreateLogGroup (through EventBridge), or the hourly sweep."""
     if "RequestType" in event:
         _custom_resource(event, context)
         return {}
@@ -314,7 +317,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if group and config.chooses(group):
             subscriber.subscribe(config, group, report)
     else:
-        report = subscriber.reconcile(config)
+        report = subscriber.sweep(config)
     logger.info("subscriptions", extra={"report": report.as_data(), "subscribed": report.subscribed[:50]})
     return report.as_data()
 
@@ -331,13 +334,13 @@ def _custom_resource(event: dict[str, Any], context: Any) -> None:
         else:
             old = event.get("OldResourceProperties")
             previous = Config.from_properties(old) if event["RequestType"] == "Update" and old else None
-            report = subscriber.reconcile(config, previous)
+            report = subscriber.sweep(config, previous)
         answer.data = report.as_data()
         notes = []
         if report.full:
             notes.append(f"not subscribed, two subscription filters there already: {', '.join(report.full)}")
         if report.pending:
-            notes.append(f"{len(report.pending)} groups left for the hourly reconcile (out of time)")
+            notes.append(f"{len(report.pending)} groups left for the hourly sweep (out of time)")
         answer.reason = "; ".join(notes)[:1000]
 
     serve(event, context, "log-group-subscriptions", work, "subscriptions")
