@@ -12,15 +12,24 @@ import boto3
 import pytest
 
 from forwarder import handler
+from forwarder import metrics as emf
 from forwarder.budget import Deadline
 from forwarder.delivery import bulk
+from forwarder.errors import ConfigError
 from forwarder.pipeline import forward_payload
-from forwarder.tools import backfill, cli
+from forwarder.tools import backfill, cli, scheduled_reconcile
+from forwarder.tools.local import LocalContext
+from forwarder.tools.reconcile import MAX_CALLS
+from tests.events import emf_lines, single
 from tests.helpers import RealOpenSearch
 
 GROUP = "/aws/lambda/reconciled"
 EVENTS = 300
 HOUR_MS = 3_600_000
+RECONCILE_METRICS = (
+    "LogGroupsReconciled", "EventsChecked", "EventsMissing", "EventsRepaired", "EventsStillMissing",
+    "LogGroupsNotReconciled",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -32,20 +41,20 @@ def cloudwatch(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     )
 
 
-def put_events(logs: Any) -> list[dict[str, Any]]:
+def put_events(logs: Any, group: str = GROUP) -> list[dict[str, Any]]:
     """EVENTS lines over the three hours before the last one, as CloudWatch holds them (its ids)."""
-    logs.create_log_group(logGroupName=GROUP)
-    logs.create_log_stream(logGroupName=GROUP, logStreamName="s-1")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s-1")
     first = int(time.time() * 1000) - 4 * HOUR_MS
     lines = [{"timestamp": first + n * (3 * HOUR_MS // EVENTS), "message": f"order {n} paid"} for n in range(EVENTS)]
-    logs.put_log_events(logGroupName=GROUP, logStreamName="s-1", logEvents=lines)
-    return logs.filter_log_events(logGroupName=GROUP, limit=10_000)["events"]
+    logs.put_log_events(logGroupName=group, logStreamName="s-1", logEvents=lines)
+    return logs.filter_log_events(logGroupName=group, limit=10_000)["events"]
 
 
-def forward_live(events: list[dict[str, Any]], real: RealOpenSearch) -> None:
+def forward_live(events: list[dict[str, Any]], real: RealOpenSearch, group: str = GROUP) -> None:
     """What the subscription delivered: these events, with their ids, through the pipeline."""
     run = handler.runtime()
-    for payload in backfill.payloads(events, GROUP, "123456789012"):
+    for payload in backfill.payloads(events, group, "123456789012"):
         forward_payload(payload, run, Deadline(30), bulk.INDEX)
     real.refreshed()
 
@@ -159,3 +168,82 @@ def test_what_cannot_be_reconciled_is_one_line(
     assert cli.main(["reconcile", *args, "--quiet"]) == 1
     lines = capfd.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("forwarder: ") and complaint in lines[0]
+
+
+def test_the_call_bound_stops_it_before_anything_is_sent(
+    real_opensearch: RealOpenSearch, cloudwatch: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    events = put_events(cloudwatch)
+    forward_live(events[10:], real_opensearch)
+    status = cli.main(["reconcile", GROUP, "--start", "-5h", "--max-calls", "4", "--quiet"])
+    lines = capfd.readouterr().err.splitlines()
+    assert (
+        status == 1 and len(lines) == 1 and "stopped at 4 calls" in lines[0] and "before anything was sent" in lines[0]
+    )
+    assert real_opensearch.count() == EVENTS - 10
+    with pytest.raises(SystemExit):
+        cli.main(["reconcile", "--help"])
+    assert f"default {MAX_CALLS:,}" in " ".join(capfd.readouterr().out.split()), "the help says the bound"
+
+
+def scheduled_run(
+    capfd: pytest.CaptureFixture[str], timeout_ms: int = 900_000
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scheduled function as Lambda runs it: its answer, and its own metrics in its EMF line (the
+    repair's sends add the forwarder's, as any payload does)."""
+    emf.metrics.clear_metrics()  # what forward_live counted outside an invocation
+    answer = scheduled_reconcile.handler({"source": "aws.events"}, LocalContext(timeout_ms=timeout_ms))
+    (line,) = emf_lines(capfd.readouterr().out)
+    return answer, {name: single(line[name]) for name in RECONCILE_METRICS}
+
+
+def test_the_scheduled_run_repairs_each_group_and_counts_the_group_it_cannot(
+    real_opensearch: RealOpenSearch, cloudwatch: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gap, scheme, unchosen = "/aws/lambda/shop-gap", "/aws/lambda/shop-other-ids", "/aws/lambda/elsewhere"
+    gap_events = put_events(cloudwatch, gap)
+    forward_live(gap_events[7:], real_opensearch, gap)
+    scheme_events = put_events(cloudwatch, scheme)
+    forward_live(
+        [{**event, "eventId": f"other-{n}"} for n, event in enumerate(scheme_events[:-3])], real_opensearch, scheme
+    )
+    forward_live(put_events(cloudwatch, unchosen)[1:], real_opensearch, unchosen)
+    for name, value in {
+        "LOG_GROUP_PREFIXES": "/aws/lambda/shop-",
+        "RECONCILE_FROM_HOURS": "5",
+        "RECONCILE_TO_HOURS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    before = real_opensearch.count()
+
+    answer, metrics = scheduled_run(capfd)
+    assert answer["not_reconciled"] == [scheme], "a group whose ids differ stops alone; its neighbour is repaired"
+    assert metrics == {
+        "LogGroupsReconciled": 1, "EventsChecked": EVENTS, "EventsMissing": 7, "EventsRepaired": 7,
+        "EventsStillMissing": 0, "LogGroupsNotReconciled": 1,
+    }  # fmt: skip
+    assert real_opensearch.count() == before + 7, "only the gap was sent: nothing of the other ids, nothing elsewhere"
+    assert {event["eventId"] for event in gap_events} <= set(real_opensearch.sources())
+
+    _, again = scheduled_run(capfd)
+    assert (again["EventsMissing"], again["EventsRepaired"], again["LogGroupsNotReconciled"]) == (0, 0, 1)
+
+
+def test_a_scheduled_run_out_of_time_or_failing_is_counted_for_the_alarm(
+    real_opensearch: RealOpenSearch, cloudwatch: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        forward_live(put_events(cloudwatch, f"/aws/lambda/shop-{n}")[2:], real_opensearch, f"/aws/lambda/shop-{n}")
+    monkeypatch.setenv("LOG_GROUP_PREFIXES", "/aws/lambda/shop-")
+    before = real_opensearch.count()
+    too_short = int(scheduled_reconcile.SEND_RESERVE_SECONDS * 1000)  # no time to compare anything
+    answer, metrics = scheduled_run(capfd, too_short)
+    assert (metrics["LogGroupsReconciled"], metrics["LogGroupsNotReconciled"]) == (0, 3)
+    assert len(answer["not_reconciled"]) == 3 and real_opensearch.count() == before
+
+    monkeypatch.setenv("RECONCILE_TO_HOURS", "30")
+    emf.metrics.clear_metrics()
+    with pytest.raises(ConfigError, match=r"RECONCILE_FROM_HOURS \(26\) must be more than RECONCILE_TO_HOURS \(30\)"):
+        scheduled_reconcile.handler({}, LocalContext(timeout_ms=900_000))
+    (line,) = emf_lines(capfd.readouterr().out)
+    assert single(line["LogGroupsNotReconciled"]) == 1, "a run that failed raises the alarm too"

@@ -25,6 +25,7 @@ from harness import payload_gen
 from harness.standin import StandIn
 from moto import mock_aws
 
+from forwarder.tools import scheduled_reconcile
 from tests.sam import ACCOUNT, REGION, REPO, TOOLS_ENV, moved_clock_path, sam_build
 
 LOG_GROUPS = ["/aws/containerinsights/prod/application", "/aws/lambda/checkout"]
@@ -223,10 +224,11 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
 
 
 def calls_in(module: str, client: str) -> set[str]:
-    """The botocore operations a module calls on `self.<client>`, as IAM actions' names (PutSubscriptionFilter)."""
+    """The botocore operations a module calls on `self.<client>` or on a variable `<client>`, as IAM actions'
+    names (PutSubscriptionFilter)."""
     source = Path(importlib.import_module(module).__file__ or "").read_text()
-    names = re.findall(rf"self\.{client}\.(\w+)\(", source)
-    names += re.findall(rf'self\.{client}\.get_paginator\("(\w+)"\)', source)
+    names = re.findall(rf"(?:self\.|\b){client}\.(\w+)\(", source)
+    names += re.findall(rf'(?:self\.|\b){client}\.get_paginator\("(\w+)"\)', source)
     return {"".join(part.title() for part in name.split("_")) for name in names if name != "get_paginator"}
 
 
@@ -252,7 +254,8 @@ def test_least_privilege_no_action_the_code_never_calls(translated: dict[str, An
 
     subscriber = role_statements(translated, "SubscriptionsRole")
     logs = {action for action in actions_of(subscriber) if action.startswith("logs:")}
-    assert logs == {f"logs:{name}" for name in calls_in("forwarder.infra.subscriptions", "_logs")}
+    called = calls_in("forwarder.infra.subscriptions", "_logs") | calls_in("forwarder.infra.subscriptions", "logs")
+    assert logs == {f"logs:{name}" for name in called}
     lambda_ = {action for action in actions_of(subscriber) if action.startswith("lambda:")}
     assert lambda_ == {f"lambda:{name}" for name in calls_in("forwarder.infra.subscriptions", "_lambda")}
     (grant,) = [s for s in subscriber if s["Action"] == ["lambda:AddPermission", "lambda:RemovePermission"]]
@@ -284,7 +287,7 @@ def deployable(template: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-def deploy_into_moto(template: dict[str, Any]) -> dict[str, str]:
+def deploy_into_moto(template: dict[str, Any], more: dict[str, str] | None = None) -> dict[str, str]:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="forwarder-code")
     code = io.BytesIO()
@@ -297,6 +300,7 @@ def deploy_into_moto(template: dict[str, Any]) -> dict[str, str]:
         "OpenSearchDomainName": "logs",
         "LogGroupNames": ",".join(LOG_GROUPS),
         "AlarmEmail": "oncall@example.com",
+        **(more or {}),
     }
     cloudformation.create_stack(
         StackName="forwarder",
@@ -363,10 +367,11 @@ def test_arm64_alarms_metric_filter_and_a_private_tls_only_bucket(translated: di
     assert function["Architectures"] == [{"Ref": "Architecture"}]
     assert translated["Parameters"]["Architecture"]["Default"] == "arm64"
     alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
-    assert {body["Properties"]["MetricName"] for body in alarms.values()} == {
+    assert {body["Properties"].get("MetricName") for body in alarms.values()} == {
         "Errors",
         "DeadLetteredDocuments",
         "ApproximateNumberOfMessagesVisible",
+        None,  # the reconcile alarm, on two metrics (test_the_scheduled_reconcile...)
     }
     for body in alarms.values():
         assert body["Properties"]["AlarmActions"] == {
@@ -424,3 +429,58 @@ def test_an_internal_users_secret_is_readable_by_both_functions_and_nothing_else
     )
     variables = translated["Resources"]["ForwarderFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["OPENSEARCH_SECRET_ARN"] == {"Ref": "OpenSearchSecretArn"}
+
+
+def test_the_scheduled_reconcile_reads_the_chosen_groups_and_its_alarm_watches_what_it_emits(
+    translated: dict[str, Any],
+) -> None:
+    function = translated["Resources"]["ReconcileFunction"]
+    assert function["Condition"] == "Reconciles"
+    assert translated["Conditions"]["Reconciles"]["Fn::And"][1:] == [{"Condition": "SubscribesGroups"},
+                                                                     {"Condition": "IsDomain"}]  # fmt: skip
+    properties = function["Properties"]
+    assert (properties["Handler"], properties["Timeout"]) == ("forwarder.tools.scheduled_reconcile.handler", 900)
+    variables = properties["Environment"]["Variables"]
+    assert variables["LOG_FILTER_PATTERN"] == {"Ref": "FilterPattern"}, "what the subscription delivers, no more"
+    assert variables["DEAD_LETTER_BUCKET"] == {"Ref": "DeadLetterBucket"}
+    (rule,) = [body for body in resources_of(translated, "AWS::Events::Rule").values()
+               if body["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}]  # fmt: skip
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
+
+    statements = role_statements(translated, "ReconcileRole")
+    logs = {action for action in actions_of(statements) if action.startswith("logs:")}
+    called = calls_in("forwarder.tools.backfill", "logs") | calls_in("forwarder.infra.subscriptions", "logs")
+    assert logs == {f"logs:{name}" for name in called} == {"logs:DescribeLogGroups", "logs:FilterLogEvents"}
+    (search,) = [s for s in statements if s["Action"] == "es:ESHttpPost"]
+    paths = {resource["Fn::Sub"].split("${OpenSearchDomainName}/")[1] for resource in search["Resource"]}
+    assert paths == {"${IndexPrefix}-*/_search", "_bulk"}, "its own prefix's counts and ids, and _bulk"
+    assert "s3:DeleteObject" not in actions_of(statements)
+
+    alarm = translated["Resources"]["ReconcileAlarm"]["Properties"]
+    watched = [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+    source = Path(scheduled_reconcile.__file__).read_text()
+    globals_ = properties["Environment"]["Variables"]
+    for metric in watched:
+        assert f"{metric['MetricName']}=" in source, "the alarm watches a metric the function emits"
+        assert metric["Namespace"] == globals_["POWERTOOLS_METRICS_NAMESPACE"]
+        assert metric["Dimensions"] == [
+            {"Name": "service", "Value": globals_["POWERTOOLS_SERVICE_NAME"]},
+            {"Name": "IndexPrefix", "Value": {"Ref": "IndexPrefix"}},
+        ], "Powertools' dimensions, as metrics.count sets them"
+    assert {metric["MetricName"] for metric in watched} == {"EventsStillMissing", "LogGroupsNotReconciled"}
+    assert alarm["TreatMissingData"] == "ignore", "between runs the last run's state stands"
+
+
+def test_the_scheduled_reconcile_deploys_into_moto_only_when_scheduled(translated: dict[str, Any]) -> None:
+    with mock_aws():
+        physical = deploy_into_moto(translated, {"ReconcileSchedule": "rate(1 day)"})
+        lambda_ = boto3.client("lambda", region_name=REGION)
+        function = lambda_.get_function_configuration(FunctionName=physical["ReconcileFunction"])
+        assert function["Role"].rsplit("/", 1)[-1] == "forwarder-reconcile"
+        assert function["Environment"]["Variables"]["LOG_GROUP_NAMES"] == ",".join(LOG_GROUPS)
+        events = boto3.client("events", region_name=REGION)
+        (daily,) = [rule for rule in events.list_rules()["Rules"] if rule.get("ScheduleExpression") == "rate(1 day)"]
+        (target,) = events.list_targets_by_rule(Rule=daily["Name"])["Targets"]
+        assert target["Arn"] == function["FunctionArn"]
+    with mock_aws():
+        assert "ReconcileFunction" not in deploy_into_moto(translated, {}), "empty ReconcileSchedule: none"

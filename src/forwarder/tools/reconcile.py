@@ -15,6 +15,7 @@ has one of CloudWatch's ids, the schemes differ, and it stops before sending any
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +31,8 @@ from forwarder.tools import backfill
 WINDOW_MS = 3_600_000  # an hour: a gap's size to read again
 MIN_MATCHED = 0.5  # of OpenSearch's documents in a differing window that must carry a CloudWatch id
 IDS_PER_SEARCH = 10_000  # the ids one `ids` query asks about (index.max_result_window)
+MAX_DIFFERING = 50  # windows listed in a scheduled run's report line (all are counted)
+MAX_CALLS = 50_000  # while comparing: about 250 million events of 179 bytes (docs/performance.md, Reconcile)
 
 
 class ReconcileError(ForwarderError):
@@ -46,6 +49,15 @@ class ReconcileReport:
     events_repaired: int = 0
     calls: dict[str, int] = field(default_factory=lambda: {"FilterLogEvents": 0, "_search": 0})
     differing: list[dict[str, Any]] = field(default_factory=list)  # each window that differed, with its counts
+
+    def add(self, other: ReconcileReport) -> None:
+        """Another run's counts and calls (a scheduled run's groups, one by one)."""
+        for name in ("windows", "windows_differing", "events_checked", "events_dead_lettered", "events_missing",
+                     "events_repaired"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for api, calls in other.calls.items():
+            self.calls[api] += calls
+        self.differing += other.differing[: MAX_DIFFERING - len(self.differing)]
 
     @property
     def whole(self) -> bool:
@@ -65,104 +77,149 @@ class ReconcileReport:
         }
 
 
-def run(job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool) -> ReconcileReport:
+@dataclass(frozen=True)
+class Bounds:
+    """What one run may spend before it sends anything: calls to CloudWatch Logs and OpenSearch,
+    and time (a scheduled run's invocation); and what bounds each send's retries."""
+
+    max_calls: int = MAX_CALLS
+    compare_until: Deadline | None = None
+    send_deadline: Callable[[], Deadline] | None = None  # None: RETRY_MAX_SECONDS for each payload
+
+
+def run(
+    job: backfill.Job, runtime: pipeline.Runtime, logs: Any, dry_run: bool, bounds: Bounds = Bounds()
+) -> ReconcileReport:
     """Every window of every group compared first; then, unless `dry_run`, the missing events sent."""
     if runtime.settings.serverless:
         raise ReconcileError("OPENSEARCH_SERVICE=aoss: Serverless keeps no client _id, so there is nothing to match on")
-    owners = {group: owner for group, (owner, _) in backfill.describe(job, logs).items()}
-    report = ReconcileReport()
-    missing: dict[str, list[dict[str, Any]]] = {}
-    for group in job.log_groups:
-        counted = _opensearch_counts(runtime, group, job.start_ms, job.end_ms, report)
-        accounted = dead_lettered_ids(runtime, group, job.start_ms, job.end_ms)
+    return _Reconcile(job, runtime, logs, bounds).run(dry_run)
+
+
+class _Reconcile:
+    def __init__(self, job: backfill.Job, runtime: pipeline.Runtime, logs: Any, bounds: Bounds) -> None:
+        self.job, self.runtime, self.logs, self.bounds = job, runtime, logs, bounds
+        self.report = ReconcileReport()
+
+    def run(self, dry_run: bool) -> ReconcileReport:
+        owners = {group: owner for group, (owner, _) in backfill.describe(self.job, self.logs).items()}
+        missing = {group: self._compare(group) for group in self.job.log_groups}
+        for group, events in missing.items():
+            if events and not dry_run:  # only once every window has passed the id check
+                self.report.events_repaired += self._send(events, group, owners[group])
+        return self.report
+
+    def _compare(self, group: str) -> list[dict[str, Any]]:
+        """The group's missing events, window by window; the id check made where they differ."""
+        job, report = self.job, self.report
+        counted = self._opensearch_counts(group)
+        accounted = dead_lettered_ids(self.runtime, group, job.start_ms, job.end_ms)
         sample: tuple[list[dict[str, Any]], tuple[int, int], int] | None = None  # a window OpenSearch has documents of
+        missing: list[dict[str, Any]] = []
         for start in range(job.start_ms - job.start_ms % WINDOW_MS, job.end_ms, WINDOW_MS):
             window = (max(start, job.start_ms), min(start + WINDOW_MS, job.end_ms))
-            expected = _cloudwatch_events(job, runtime, logs, group, window, report)
+            expected = self._cloudwatch_events(group, window)
             report.windows += 1
             report.events_checked += len(expected)
             report.events_dead_lettered += sum(1 for event in expected if event["eventId"] in accounted)
             expected = [event for event in expected if event["eventId"] not in accounted]
             if sample is None and counted.get(start, 0):
                 sample = (expected, window, counted[start])
-            missing.setdefault(group, []).extend(
-                _missing(runtime, expected, group, window, counted.get(start, 0), report)
-            )
+            missing += self._missing(expected, group, window, counted.get(start, 0))
         checked = any(seen["opensearch"] for seen in report.differing if seen["log_group"] == group)
-        if missing.get(group) and sample is not None and not checked:
+        if missing and sample is not None and not checked:
             # The differing windows held no document to check the ids on: check them where some are.
-            _check_ids(runtime, *sample, group, report)
-    for group, events in missing.items():
-        if events and not dry_run:  # only once every window has passed the id check
-            report.events_repaired += _send(runtime, events, group, owners[group])
-    return report
+            self._check_ids(*sample, group)
+        return missing
 
+    def _missing(
+        self, events: list[dict[str, Any]], group: str, window: tuple[int, int], in_opensearch: int
+    ) -> list[dict[str, Any]]:
+        """The window's events OpenSearch lacks, where the counts differ; ReconcileError where the id schemes do."""
+        if len(events) == in_opensearch:
+            return []
+        found = self._check_ids(events, window, in_opensearch, group)
+        missing = [event for event in events if event["eventId"] not in found]
+        self.report.windows_differing += 1
+        self.report.events_missing += len(missing)
+        self.report.differing.append(
+            {"log_group": group, "start": backfill.iso(window[0]), "cloudwatch": len(events),
+             "opensearch": in_opensearch, "missing": len(missing)}
+        )  # fmt: skip
+        return missing
 
-def _missing(
-    runtime: pipeline.Runtime,
-    events: list[dict[str, Any]],
-    group: str,
-    window: tuple[int, int],
-    in_opensearch: int,
-    report: ReconcileReport,
-) -> list[dict[str, Any]]:
-    """The window's events OpenSearch lacks, where the counts differ; ReconcileError where the id schemes do."""
-    if len(events) == in_opensearch:
-        return []
-    found = _check_ids(runtime, events, window, in_opensearch, group, report)
-    missing = [event for event in events if event["eventId"] not in found]
-    report.windows_differing += 1
-    report.events_missing += len(missing)
-    report.differing.append(
-        {"log_group": group, "start": backfill.iso(window[0]), "cloudwatch": len(events), "opensearch": in_opensearch,
-         "missing": len(missing)}
-    )  # fmt: skip
-    return missing
+    def _check_ids(
+        self, events: list[dict[str, Any]], window: tuple[int, int], in_opensearch: int, group: str
+    ) -> set[str]:
+        """Which of the window's CloudWatch ids are an `_id`; ReconcileError where its documents barely carry any."""
+        ids = [event["eventId"] for event in events]
+        found: set[str] = set()
+        for first in range(0, len(ids), IDS_PER_SEARCH):
+            self._spend("_search")
+            found |= backfill.already_indexed(self.runtime, ids[first : first + IDS_PER_SEARCH])
+        if in_opensearch and len(found) < in_opensearch * MIN_MATCHED:
+            raise ReconcileError(
+                f"{group}: OpenSearch holds {in_opensearch} documents from {backfill.iso(window[0])} to "
+                f"{backfill.iso(window[1])}, but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: "
+                "the subscription's ids and FilterLogEvents' differ here, so nothing was sent "
+                "(docs/delivery.md, Reconcile)"
+            )
+        return found
 
+    def _cloudwatch_events(self, group: str, window: tuple[int, int]) -> list[dict[str, Any]]:
+        """The window's events, each once, less those INCLUDE/EXCLUDE_PATTERN drop (they are never in OpenSearch)."""
+        events: list[dict[str, Any]] = []
+        token = None
+        while True:
+            self._spend("FilterLogEvents")
+            page, token = backfill.read_page(self.logs, self.job, group, window[0], window[1], token)
+            events += page
+            if not token:
+                break
+        events = list({event["eventId"]: event for event in events}.values())
+        filters = self.runtime.settings.filters
+        return [event for event in events if filters.keeps(str(event.get("message", "")))]
 
-def _check_ids(
-    runtime: pipeline.Runtime,
-    events: list[dict[str, Any]],
-    window: tuple[int, int],
-    in_opensearch: int,
-    group: str,
-    report: ReconcileReport,
-) -> set[str]:
-    """Which of the window's CloudWatch ids are an `_id`; ReconcileError where its documents barely carry any."""
-    ids = [event["eventId"] for event in events]
-    found: set[str] = set()
-    for first in range(0, len(ids), IDS_PER_SEARCH):
-        report.calls["_search"] += 1
-        found |= backfill.already_indexed(runtime, ids[first : first + IDS_PER_SEARCH])
-    if in_opensearch and len(found) < in_opensearch * MIN_MATCHED:
-        raise ReconcileError(
-            f"{group}: OpenSearch holds {in_opensearch} documents from {backfill.iso(window[0])} to "
-            f"{backfill.iso(window[1])}, but only {len(found)} carry one of CloudWatch's {len(ids)} event ids: "
-            "the subscription's ids and FilterLogEvents' differ here, so nothing was sent (docs/delivery.md, Reconcile)"
-        )
-    return found
+    def _opensearch_counts(self, group: str) -> dict[int, int]:
+        """The group's documents per hour under the prefix: {hour's start ms: count}, from one aggregation."""
+        of_group = [{"term": {"@log_group": group}}, {"term": {"@log_group.keyword": group}}]  # with a template or not
+        in_range = {"gte": self.job.start_ms, "lt": self.job.end_ms, "format": "epoch_millis"}
+        query = {
+            "size": 0,
+            "query": {"bool": {"filter": [{"range": {"@timestamp": in_range}}], "should": of_group,
+                               "minimum_should_match": 1}},
+            "aggs": {"hours": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h", "min_doc_count": 1}}},
+        }  # fmt: skip
+        self._spend("_search")
+        answer = backfill.search_prefix(self.runtime, query, "", f"count {group}'s documents in OpenSearch")
+        buckets = answer.get("aggregations", {}).get("hours", {}).get("buckets", [])
+        return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in buckets}
 
+    def _spend(self, api: str) -> None:
+        """One more call while comparing, within the bounds; nothing has been sent yet when they stop it."""
+        calls, bounds = self.report.calls, self.bounds
+        if sum(calls.values()) >= bounds.max_calls:
+            raise ReconcileError(
+                f"stopped at {bounds.max_calls:,} calls to CloudWatch Logs and OpenSearch, before anything was "
+                "sent: give a shorter range or fewer log groups, or a higher --max-calls"
+            )
+        if bounds.compare_until is not None and bounds.compare_until.expired():
+            raise ReconcileError(f"out of time after {sum(calls.values()):,} calls, before anything was sent")
+        calls[api] += 1
 
-def _cloudwatch_events(
-    job: backfill.Job,
-    runtime: pipeline.Runtime,
-    logs: Any,
-    group: str,
-    window: tuple[int, int],
-    report: ReconcileReport,
-) -> list[dict[str, Any]]:
-    """The window's events, each once, less those INCLUDE/EXCLUDE_PATTERN drop (they are never in OpenSearch)."""
-    events: list[dict[str, Any]] = []
-    token = None
-    while True:
-        report.calls["FilterLogEvents"] += 1
-        page, token = backfill.read_page(logs, job, group, window[0], window[1], token)
-        events += page
-        if not token:
-            break
-    events = list({event["eventId"]: event for event in events}.values())
-    filters = runtime.settings.filters
-    return [event for event in events if filters.keeps(str(event.get("message", "")))]
+    def _send(self, events: list[dict[str, Any]], group: str, owner: str) -> int:
+        """The missing events through the pipeline with `create`; how many are in OpenSearch now."""
+        settings = self.runtime.settings
+        deadline = self.bounds.send_deadline or (lambda: Deadline(settings.retry_max_seconds))
+        repaired = 0
+        for payload in backfill.payloads(events, group, owner):
+            try:
+                result = pipeline.forward_payload(payload, self.runtime, deadline(), bulk.CREATE)
+            except NotDeliveredError as err:
+                raise ReconcileError(f"{group}: missing events not delivered ({err.summary or err})") from None
+            if isinstance(result, Report):
+                repaired += result.indexed + result.fallback + result.already_indexed
+        return repaired
 
 
 def dead_lettered_ids(runtime: pipeline.Runtime, group: str, start_ms: int, end_ms: int) -> set[str]:
@@ -192,40 +249,3 @@ def dead_lettered_ids(runtime: pipeline.Runtime, group: str, start_ms: int, end_
 
 def _day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).date()
-
-
-def _opensearch_counts(
-    runtime: pipeline.Runtime, group: str, start_ms: int, end_ms: int, report: ReconcileReport
-) -> dict[int, int]:
-    """The group's documents per hour under the prefix: {hour's start ms: count}, from one aggregation."""
-    of_group = [{"term": {"@log_group": group}}, {"term": {"@log_group.keyword": group}}]  # with a template or not
-    query = {
-        "size": 0,
-        "query": {
-            "bool": {
-                "filter": [{"range": {"@timestamp": {"gte": start_ms, "lt": end_ms, "format": "epoch_millis"}}}],
-                "should": of_group,
-                "minimum_should_match": 1,
-            }
-        },
-        "aggs": {"hours": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h", "min_doc_count": 1}}},
-    }
-    report.calls["_search"] += 1
-    answer = backfill.search_prefix(runtime, query, "", f"count {group}'s documents in OpenSearch")
-    buckets = answer.get("aggregations", {}).get("hours", {}).get("buckets", [])
-    return {int(bucket["key"]): int(bucket["doc_count"]) for bucket in buckets}
-
-
-def _send(runtime: pipeline.Runtime, events: list[dict[str, Any]], group: str, owner: str) -> int:
-    """The missing events through the pipeline with `create`; how many are in OpenSearch now."""
-    repaired = 0
-    for payload in backfill.payloads(events, group, owner):
-        try:
-            result = pipeline.forward_payload(
-                payload, runtime, Deadline(runtime.settings.retry_max_seconds), bulk.CREATE
-            )
-        except NotDeliveredError as err:
-            raise ReconcileError(f"{group}: missing events not delivered ({err.summary or err})") from None
-        if isinstance(result, Report):
-            repaired += result.indexed + result.fallback + result.already_indexed
-    return repaired

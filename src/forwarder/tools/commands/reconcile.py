@@ -30,6 +30,13 @@ def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
     reconcile = subcommand(commands, "reconcile", __doc__, EXAMPLES, reporting)
     add_range(reconcile, "-26h, -7d")
     reconcile.add_argument("--dry-run", action="store_true", help="send nothing: report the windows that differ")
+    reconcile.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="stop, before sending anything, after this many calls to CloudWatch Logs and OpenSearch "
+        "(about 180 per million events; default 50,000)",
+    )
     reconcile.set_defaults(run=run)
 
 
@@ -43,7 +50,9 @@ def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
     if mode != console.QUIET:
         print(f"forwarder: comparing CloudWatch Logs with {forwarder.settings.endpoint}", file=sys.stderr)
     with metrics_lines(verbose):
-        report = reconcile.run(job, forwarder, backfill.logs_client(forwarder.settings.region), args.dry_run)
+        logs = backfill.logs_client(forwarder.settings.region)
+        bounds = reconcile.Bounds() if args.max_calls is None else reconcile.Bounds(max_calls=args.max_calls)
+        report = reconcile.run(job, forwarder, logs, args.dry_run, bounds)
         flush_metrics()
     found = report.as_dict()
     if mode == console.JSON:
