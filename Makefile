@@ -22,7 +22,7 @@ EVENT ?= events/eks-fluentd.json
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test test-any-day lock test-fast properties lint demo opensearch events bench bench-index sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
+.PHONY: setup test test-any-day lock test-fast properties lint demo opensearch events bench bench-index bench-reconcile sam-tools validate build deploy-guided deploy saved-answers local-invoke clean
 
 setup: $(INSTALLED)
 
@@ -96,6 +96,10 @@ bench: setup
 # Index design on the real node: the corpus three ways (no template, compatible, compact); docs/performance.md.
 bench-index: setup
 	$(PY) bench/index_design.py
+
+# Reconcile's events checked per second and calls, against moto's server and the real node (docs/performance.md).
+bench-reconcile: setup
+	$(PY) bench/reconcile.py
 
 sam-tools: $(SAM_TOOLS)
 
