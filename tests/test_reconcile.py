@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from forwarder import handler
+from forwarder import budget, handler
 from forwarder import metrics as emf
 from forwarder.budget import Deadline
 from forwarder.delivery import bulk
@@ -236,7 +236,7 @@ def test_a_scheduled_run_out_of_time_or_failing_is_counted_for_the_alarm(
         forward_live(put_events(cloudwatch, f"/aws/lambda/shop-{n}")[2:], real_opensearch, f"/aws/lambda/shop-{n}")
     monkeypatch.setenv("LOG_GROUP_PREFIXES", "/aws/lambda/shop-")
     before = real_opensearch.count()
-    too_short = int(scheduled_reconcile.SEND_RESERVE_SECONDS * 1000)  # no time to compare anything
+    too_short = int(budget.RECONCILE_SEND_SECONDS * 1000)  # no time to compare anything
     answer, metrics = scheduled_run(capfd, too_short)
     assert (metrics["LogGroupsReconciled"], metrics["LogGroupsNotReconciled"]) == (0, 3)
     assert len(answer["not_reconciled"]) == 3 and real_opensearch.count() == before

@@ -19,6 +19,7 @@ BOOTSTRAP_MARGIN_SECONDS = 10.0  # the bootstrap's calls stop this long before t
 # A long subscriptions sweep stops this long before the timeout: a call begun before
 # then may run into the margin (subscriptions.CALL_GRACE_SECONDS), and 10 s stay to answer.
 SUBSCRIPTIONS_MARGIN_SECONDS = 30.0
+RECONCILE_SEND_SECONDS = 300.0  # of the scheduled reconcile's 900: comparing stops here, and the sends get the rest
 ANSWER_OUTSIDE_LAMBDA_SECONDS = 30.0  # how long CloudFormation's answer is retried without a function timeout
 
 
@@ -71,7 +72,8 @@ class Deadline:
 
     @classmethod
     def before_answer(cls, context: Any, margin: float) -> Deadline | None:
-        """A custom resource's deadline: `margin` before the timeout, or None outside Lambda."""
+        """`margin` before the timeout (a custom resource's answer, the scheduled reconcile's sends), or None
+        outside Lambda."""
         remaining = seconds_left(context)
         return None if remaining is None else cls(remaining - margin)
 

@@ -8,7 +8,7 @@ prefix (LOG_GROUP_PREFIXES), with the subscription's filter pattern (LOG_FILTER_
 One group at a time, in a random order: a group that cannot be reconciled (the id schemes
 differ, a side refused, the run's time ran out) is logged at ERROR and counted, and the
 others go on; a run out of time leaves different groups to the next. Comparing stops
-SEND_RESERVE_SECONDS before the timeout, so what was found can still be sent.
+budget.RECONCILE_SEND_SECONDS before the timeout, so what was found can still be sent.
 
 Metrics, every run (the alarm watches the sum of the last two):
 LogGroupsReconciled, EventsChecked, EventsMissing, EventsRepaired,
@@ -30,9 +30,6 @@ from forwarder.errors import ConfigError, ForwarderError
 from forwarder.infra.subscriptions import comma_list, log_groups
 from forwarder.log import logger
 from forwarder.tools import backfill, reconcile
-
-SEND_RESERVE_SECONDS = 300.0  # of the function's 900: comparing stops here, and the sends get the rest
-OUTSIDE_LAMBDA_SECONDS = 900.0  # the same bound when run without a context (tests)
 
 
 def trailing_window(env: Mapping[str, str]) -> tuple[int, int]:
@@ -58,7 +55,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         _reconcile_groups(context, totals, groups, reconciled)
         failed = False
     finally:  # a run that failed or ran out of time counts what it left, at least 1: the alarm must see it
-        not_reconciled = [group for group in groups if group not in reconciled]
+        done = set(reconciled)
+        not_reconciled = [group for group in groups if group not in done]
         if failed and not not_reconciled:
             not_reconciled = ["(the run)"]
         emf.count(
@@ -94,9 +92,8 @@ def _reconcile_groups(
     if names_not_found:
         logger.warning("named log groups not found", extra={"log_groups": names_not_found})
     random.shuffle(groups)
-    left = budget.seconds_left(context)
     bounds = reconcile.Bounds(
-        compare_until=Deadline((OUTSIDE_LAMBDA_SECONDS if left is None else left) - SEND_RESERVE_SECONDS),
+        compare_until=Deadline.before_answer(context, budget.RECONCILE_SEND_SECONDS),
         send_deadline=lambda: Deadline.for_invocation(context, run.settings),
     )
     for position, group in enumerate(groups):

@@ -32,12 +32,18 @@ def register(commands: Any, reporting: argparse.ArgumentParser) -> None:
     reconcile.add_argument("--dry-run", action="store_true", help="send nothing: report the windows that differ")
     reconcile.add_argument(
         "--max-calls",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="stop, before sending anything, after this many calls to CloudWatch Logs and OpenSearch "
         "(about 180 per million events; default 50,000)",
     )
     reconcile.set_defaults(run=run)
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def run(args: argparse.Namespace, mode: str, verbose: bool) -> int:
