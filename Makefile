@@ -84,8 +84,9 @@ demo: setup
 
 # A real OpenSearch 2.19 node on 127.0.0.1 until Ctrl-C: prints OPENSEARCH_URL=http://127.0.0.1:PORT
 # and puts the index template for INDEX_PREFIX (default mydata), as `make demo` does.
+# SECURITY=true: 2.19.4 with the security plugin, TLS and an admin user (harness/secure_node.py).
 opensearch: setup
-	@$(PY) -m harness.opensearch_node
+	@$(PY) -m harness.opensearch_node $(if $(filter true,$(SECURITY)),--secure)
 
 # Ours against the Node reference in the same run; writes bench/results/, then prints the cost model (README, Performance).
 bench: setup

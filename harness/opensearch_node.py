@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -24,10 +25,12 @@ import threading
 import time
 from pathlib import Path
 
+from harness import secure_node
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "opensearch-node"
 TARGET = PROJECT / "target"
-BUILT = TARGET / ".built"
+SECURE_TARGET = PROJECT / "target-secure"  # `mvn -Psecure`: 2.19.4 with the security plugin (harness/secure_node.py)
 KEPT_LOGS = REPO / "build" / "opensearch-logs"
 LAUNCHER = "forwarder.localnode.LocalOpenSearch"
 URL_LINE = "OPENSEARCH_URL="
@@ -78,22 +81,42 @@ def _java_version(command: str) -> int | None:
     return None
 
 
-def build() -> None:
-    """`mvn package` in opensearch-node/, unless nothing changed since the last build."""
+def build(secure: bool = False) -> Path:
+    """`mvn package` in opensearch-node/ (`-Psecure` for the security-enabled node), unless nothing changed
+    since the last build; the target folder."""
+    target = SECURE_TARGET if secure else TARGET
+    built = target / ".built"
     sources = [PROJECT / "pom.xml", *(p for p in (PROJECT / "config").rglob("*") if p.is_file())]
     sources += [p for p in (PROJECT / "src").rglob("*") if p.is_file()]
-    if BUILT.exists() and BUILT.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return
-    shutil.rmtree(TARGET, ignore_errors=True)  # a changed pom must not leave old jars in target/lib
+    if built.exists() and built.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return target
+    shutil.rmtree(target, ignore_errors=True)  # a changed pom must not leave old jars in target/lib
     done = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(PROJECT / "pom.xml"), "package"],
+        ["mvn", "-q", "-B", "-f", str(PROJECT / "pom.xml"), *(["-Psecure"] if secure else []), "package"],
         capture_output=True,
         text=True,
         env={**os.environ, **_java_env()},
     )
     if done.returncode != 0:
         raise NodeError(f"mvn package in {PROJECT} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    BUILT.touch()
+    for plugin in (target / "home" / "plugins").iterdir():
+        _drop_classpath_copies(plugin, target / "lib")
+    built.touch()
+    return target
+
+
+def _drop_classpath_copies(plugin: Path, lib: Path) -> None:
+    """A plugin ZIP's own copies of jars the node has on its classpath (netty, the modules): OpenSearch
+    refuses to start with a class twice ("jar hell"), and the plugin sees the classpath's."""
+    on_classpath = {_artifact(jar.name) for jar in lib.glob("*.jar")}
+    for jar in plugin.glob("*.jar"):
+        if _artifact(jar.name) in on_classpath:
+            jar.unlink()
+
+
+def _artifact(jar: str) -> str:
+    """netty-codec-http-4.1.125.Final.jar -> netty-codec-http"""
+    return re.sub(r"-\d[^-]*(\.Final)?(-[A-Za-z0-9.]+)?\.jar$", "", jar)
 
 
 def _java_env() -> dict[str, str]:
@@ -110,9 +133,13 @@ class LocalNode:
         http_ports: str = HTTP_PORTS,
         transport_ports: str = TRANSPORT_PORTS,
         settings: dict[str, str] | None = None,
+        secure: bool = False,
     ) -> None:
         self.heap = heap
         self.settings = settings or {}  # node settings, each passed as -E key=value
+        self.secure = secure  # TLS and the security plugin, as a domain with fine-grained access control
+        self.ca = Path()  # secure: the PEM of the CA that signed the node's certificate
+        self.admin_password = ""  # secure: the internal user `admin`'s
         self.http_ports = http_ports
         self.transport_ports = transport_ports
         self.url = ""
@@ -126,11 +153,19 @@ class LocalNode:
         return self.workdir / "logs"
 
     def start(self, timeout: float = 180.0) -> str:
-        build()
+        target = build(self.secure)
         command = java()
         assert command, unavailable()
         self.workdir = Path(tempfile.mkdtemp(prefix="opensearch-node-"))
         self.logs.mkdir()
+        config = target / "home" / "config"
+        settings = dict(self.settings)
+        if self.secure:
+            config = self.workdir / "config"
+            shutil.copytree(target / "home" / "config", config)
+            settings = secure_node.settings(secure_node.make_certificates(config)) | settings
+            self.admin_password = secure_node.write_security_config(config, target / "home", command)
+            self.ca = config / "ca.pem"
         began = time.monotonic()
         with open(self.logs / "stderr.log", "wb") as stderr:
             self.process = subprocess.Popen(
@@ -139,10 +174,12 @@ class LocalNode:
                     f"-Xms{self.heap}",
                     f"-Xmx{self.heap}",
                     "-cp",
-                    f"{TARGET / 'classes'}{os.pathsep}{TARGET / 'lib' / '*'}",
+                    f"{target / 'classes'}{os.pathsep}{target / 'lib' / '*'}",
                     LAUNCHER,
                     "--home",
-                    str(TARGET / "home"),
+                    str(target / "home"),
+                    "--config",
+                    str(config),
                     "--data",
                     str(self.workdir / "data"),
                     "--logs",
@@ -154,7 +191,7 @@ class LocalNode:
                     "--exit-on-stdin-eof",
                     "--orphan-removes",
                     str(self.workdir),
-                    *(part for key, value in self.settings.items() for part in ("-E", f"{key}={value}")),
+                    *(part for key, value in settings.items() for part in ("-E", f"{key}={value}")),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -170,12 +207,26 @@ class LocalNode:
                 line = None
             if line is not None and line.startswith(URL_LINE):
                 self.url = line.removeprefix(URL_LINE)
+                if self.secure:
+                    self._wait_for_admin(began + timeout)
                 self.started_in = time.monotonic() - began
                 return self.url
             if line is None or line == "":  # timed out, or the process ended
                 kept = self.stop(keep_logs=True)
                 ended = "did not print its URL" if line is None else "exited"
                 raise NodeError(f"the OpenSearch node {ended} within {timeout:.0f} s; its logs: {kept}")
+
+    def _wait_for_admin(self, until: float) -> None:
+        """For a moment after HTTP is up the node answers "OpenSearch Security not initialized": the URL
+        is given once the admin can log in."""
+        answer = ""
+        while time.monotonic() < until:
+            status, answer = secure_node.request(self, "GET", "/_plugins/_security/authinfo")
+            if status == 200:
+                return
+            time.sleep(0.5)
+        kept = self.stop(keep_logs=True)
+        raise NodeError(f"the secure node's admin could not log in ({answer[:200]}); its logs: {kept}")
 
     def resident_bytes(self, peak: bool = False) -> int:
         """The JVM's resident memory now (VmRSS), or its peak so far (VmHWM)."""
@@ -223,7 +274,7 @@ def _read_lines(process: subprocess.Popen[bytes], lines: queue.Queue[str]) -> No
 
 def _put_template(url: str) -> str:
     """The index template for INDEX_PREFIX (default mydata), as the stack's bootstrap and `make demo` put it."""
-    from forwarder.delivery.send import Deadline
+    from forwarder.budget import Deadline
     from forwarder.delivery.sink import OpenSearchSink
     from forwarder.infra.bootstrap import Bootstrap, Config
     from forwarder.settings import Settings
@@ -238,23 +289,28 @@ def _put_template(url: str) -> str:
     )
 
 
-def main() -> int:
-    """`make opensearch`: a node until SIGINT or SIGTERM."""
+def main(args: list[str]) -> int:
+    """`make opensearch [SECURITY=true]`: a node until SIGINT or SIGTERM."""
     reason = unavailable()
     if reason:
         print(f"make opensearch: {reason}", file=sys.stderr)
         return 1
     print("make opensearch: building (the first time fetches ~80 MB from Maven Central), starting", file=sys.stderr)
-    node = LocalNode()
+    node = LocalNode(secure="--secure" in args)
     stop = threading.Event()
     for name in (signal.SIGINT, signal.SIGTERM):
         signal.signal(name, lambda *_: stop.set())
     try:
         url = node.start()
         print(f"{URL_LINE}{url}", flush=True)
-        print(f"make opensearch: {_put_template(url)}", file=sys.stderr)
+        if node.secure:
+            print(f"OPENSEARCH_CA={node.ca}\nOPENSEARCH_ADMIN_USER={secure_node.ADMIN_USER}", flush=True)
+            print(f"OPENSEARCH_ADMIN_PASSWORD={node.admin_password}", flush=True)
+        else:
+            print(f"make opensearch: {_put_template(url)}", file=sys.stderr)
         print(
-            f"make opensearch: OpenSearch 2.19 up in {node.started_in:.1f} s, "
+            f"make opensearch: OpenSearch {'2.19.4 with the security plugin' if node.secure else '2.19'} "
+            f"up in {node.started_in:.1f} s, "
             f"{node.resident_bytes() / 2**20:.0f} MiB resident; logs in {node.logs}; Ctrl-C stops it",
             file=sys.stderr,
         )
@@ -273,4 +329,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

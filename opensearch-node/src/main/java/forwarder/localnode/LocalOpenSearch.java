@@ -42,15 +42,17 @@ import sun.misc.Signal;
  *
  * <pre>
  * java -cp 'target/classes:target/lib/*' forwarder.localnode.LocalOpenSearch \
- *     --home target/home --data DIR --logs DIR [--http-port 9250-9299] [--transport-port 9350-9399]
+ *     --home target/home --data DIR --logs DIR [--config DIR] [--http-port 9250-9299] [--transport-port 9350-9399]
  *     [--exit-on-stdin-eof [--orphan-removes DIR]] [-E key=value ...]
  * </pre>
  *
  * Each -E sets a node setting, as OpenSearch's own launcher does (e.g. -E thread_pool.write.queue_size=2).
+ * --config is the node's config folder (default: home/config): a node of its own (certificates, the
+ * security plugin's files) gets one per start.
  *
  * The modules a distribution ships (HTTP, analyzers, painless, extra field types) come
  * from the classpath; plugin ZIPs unpacked in home/plugins/ load as real plugins.
- * Once the cluster is yellow or green it prints {@code OPENSEARCH_URL=http://127.0.0.1:PORT}
+ * Once the cluster is yellow or green it prints {@code OPENSEARCH_URL=http://127.0.0.1:PORT} (https with TLS)
  * on stdout; SIGINT or SIGTERM closes the node and exits 0. With --exit-on-stdin-eof it
  * also stops when stdin closes, so a test run that dies leaves no node behind, and then
  * removes the --orphan-removes folder (its data and logs), which no parent is left to do.
@@ -107,9 +109,8 @@ public final class LocalOpenSearch {
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put(Settings.builder().loadFromMap(nodeSettings).build())  // -E: last, so a test may override the above
             .build();
-        Environment environment = InternalSettingsPreparer.prepareEnvironment(
-            settings, Map.of(), home.resolve("config"), () -> "local"
-        );
+        Path config = Path.of(options.getOrDefault("--config", home.resolve("config").toString())).toAbsolutePath();
+        Environment environment = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> "local");
         PrintStream stdout = System.out;  // LogConfigurator sends System.out to the log from here on
         LogConfigurator.setNodeName("local");
         LogConfigurator.configure(environment);
@@ -158,7 +159,8 @@ public final class LocalOpenSearch {
         }
         InetSocketAddress http = node.injector().getInstance(HttpServerTransport.class)
             .boundAddress().publishAddress().address();
-        stdout.println("OPENSEARCH_URL=http://" + http.getHostString() + ":" + http.getPort());
+        String scheme = settings.getAsBoolean("plugins.security.ssl.http.enabled", false) ? "https" : "http";
+        stdout.println("OPENSEARCH_URL=" + scheme + "://" + http.getHostString() + ":" + http.getPort());
         stdout.flush();
         stopped.await();
     }
