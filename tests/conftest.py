@@ -159,6 +159,20 @@ def catcher() -> Iterator[ResponseCatcher]:
     catcher.server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def secure_node(real_node_possible: None, request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
+    """OpenSearch 2.19.4 with the security plugin (`make opensearch SECURITY=true`), one per test session."""
+    node = opensearch_node.LocalNode(secure=True)
+    node.start()
+    yield node
+    peak = node.resident_bytes(peak=True) if node.process and node.process.poll() is None else 0
+    kept = node.stop(keep_logs=request.session.testsfailed > 0)
+    report_at_the_end(
+        f"the secure OpenSearch node: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
+        + (f"; its logs: {kept}" if kept else "")
+    )
+
+
 @pytest.fixture
 def dead_letter(forwarder_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeadLetterBucket]:
     """DEAD_LETTER_BUCKET set, the bucket created in moto."""

@@ -48,6 +48,8 @@ class Settings:
     dead_letter_bucket: str | None
     dead_letter_prefix: str
     secret_arn: str | None = None  # basic auth from Secrets Manager instead of SigV4
+    ca_bundle: str | None = None  # a PEM of CAs trusted besides the system's (a private CA, a proxy)
+    role_arn: str = ""  # the function's role, named in the fix a 403 says (the template sets it)
     log_failed_documents: bool = False  # the report's undelivered items carry their whole source
     tracing: bool = False  # X-Ray subsegments around the _bulk calls
     filters: Filters = field(default_factory=Filters)  # include/exclude and redaction (filters.py)
@@ -96,6 +98,8 @@ class Settings:
             dead_letter_bucket=_bucket(env, "DEAD_LETTER_BUCKET"),
             dead_letter_prefix=_key_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
             secret_arn=_secret_arn(env, "OPENSEARCH_SECRET_ARN"),
+            ca_bundle=_ca_bundle(env, "OPENSEARCH_CA_BUNDLE"),
+            role_arn=env.get("FUNCTION_ROLE_ARN", "").strip(),
             log_failed_documents=_boolean(env, "LOG_FAILED_DOCUMENTS", False),
             tracing=_boolean(env, "TRACING", False),
             filters=Filters.from_env(
@@ -234,6 +238,21 @@ def _secret_arn(env: Mapping[str, str], name: str) -> str | None:
             f"{name} is not accepted{pasted}: give the ARN of a Secrets Manager secret "
             "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME); the value is not shown"
         )
+    return raw
+
+
+def _ca_bundle(env: Mapping[str, str], name: str) -> str | None:
+    """A readable PEM file holding at least one certificate, or None."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        with open(raw, "rb") as pem:
+            found = b"-----BEGIN CERTIFICATE-----" in pem.read()
+    except OSError as err:
+        raise ConfigError(f"{name}={raw!r}: cannot read it ({err.strerror or err}): give a PEM file's path") from None
+    if not found:
+        raise ConfigError(f"{name}={raw!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
     return raw
 
 

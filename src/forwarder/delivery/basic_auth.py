@@ -18,11 +18,15 @@ from forwarder.errors import ConfigError
 
 
 class SecretCredentials:
-    def __init__(self, secret_arn: str, region: str, client: Any = None) -> None:
+    def __init__(
+        self, secret_arn: str, region: str, client: Any = None, setting: str = "OPENSEARCH_SECRET_ARN"
+    ) -> None:
         self._arn = secret_arn
         self._region = region
         self._client = client
+        self._setting = setting  # what gave the ARN, for the message when it cannot be used
         self._header: str | None = None
+        self.username = ""  # once read
 
     def header(self, time_left: float | None = None) -> str:
         """The Authorization header, from the cached secret (read within `time_left` seconds)."""
@@ -46,10 +50,11 @@ class SecretCredentials:
             user, password = str(values["username"]), str(values["password"])
         except (KeyError, TypeError, orjson.JSONDecodeError) as err:
             raise ConfigError(
-                f"OPENSEARCH_SECRET_ARN={self._arn}: the secret must be JSON with username and password ({err!r})"
+                f"{self._setting}={self._arn}: the secret must be JSON with username and password ({err!r})"
             ) from None
         except Exception as err:  # botocore's errors: not found, access denied, no network
-            raise ConfigError(f"OPENSEARCH_SECRET_ARN={self._arn}: cannot read the secret ({err})") from None
+            raise ConfigError(f"{self._setting}={self._arn}: cannot read the secret ({err})") from None
+        self.username = user
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
     def _secrets(self) -> Any:

@@ -85,8 +85,23 @@ class _Work:
         return Undelivered(self.document, self.status, self.error_type, reason, self.attempts, self.position)
 
 
-def _refusal(answer: Response) -> str:
-    return f"_bulk answered HTTP {answer.status}: {answer.excerpt()}"
+def _refusal(answer: Response, settings: Settings) -> str:
+    return _with_fix(answer.status, f"_bulk answered HTTP {answer.status}: {answer.excerpt()}", settings)
+
+
+def _with_fix(status: int | None, reason: str, settings: Settings) -> str:
+    """A 401/403 (of the request or of one item) says what to do: fine-grained access control refused us."""
+    if status not in (401, 403) or settings.serverless:
+        return reason
+    who = (
+        "the internal user of OPENSEARCH_SECRET_ARN"
+        if settings.secret_arn
+        else f"this function's role {settings.role_arn or '(the stack output ForwarderRoleArn)'}"
+    )
+    return (
+        f"{reason} -- HTTP {status}: fine-grained access control refused {who}: map it to a role that may write "
+        f"{settings.index_prefix}-*, or deploy with MasterUserSecretArn and the stack maps it (docs/deploy.md)"
+    )
 
 
 @dataclass(frozen=True)
@@ -271,11 +286,11 @@ class Delivery:
             self._send(chunk[:half])
             self._send(chunk[half:])
         elif answer.status in RETRYABLE_REQUEST:
-            self._transient(chunk, answer.status, "http_error", _refusal(answer))
+            self._transient(chunk, answer.status, "http_error", _refusal(answer, self._settings))
         elif not 200 <= answer.status < 300:
             # 413 for one document, 400/401/403/404: sending the same again cannot succeed.
             for item in chunk:
-                self._dead(item.failed(answer.status, "http_error", _refusal(answer)))
+                self._dead(item.failed(answer.status, "http_error", _refusal(answer, self._settings)))
         else:
             self._read_items(chunk, answer.body)
 
@@ -314,7 +329,8 @@ class Delivery:
                 item.lines = bulk.line(*safe, with_id=self._settings.sends_ids, op=self._op)
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
-                self._dead(item.failed(result.status, result.error_type, result.reason))
+                reason = _with_fix(result.status, result.reason, self._settings)
+                self._dead(item.failed(result.status, result.error_type, reason))
 
     def _transient(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,9 @@ class Response:
 
 
 class OpenSearchSink:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, basic: SecretCredentials | None = None) -> None:
+        """`basic`: an internal user's credentials instead of OPENSEARCH_SECRET_ARN's or SigV4 (the bootstrap's
+        master user)."""
         self._settings = settings
         self._cut_off = CutOff()
         self._pool = urllib3.connection_from_url(
@@ -56,9 +59,10 @@ class OpenSearchSink:
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,  # retrying is the caller's decision, per status and per item
             cut_off=self._cut_off,  # handed to each connection the pool makes
+            **_trusting(settings),
         )
         self._pool.ConnectionCls = _SecureConnection if settings.endpoint.startswith("https:") else _Connection
-        self._basic = _basic_auth(settings)
+        self._basic = basic or _basic_auth(settings)
         # Plain http is only allowed on loopback: a local node, which needs no signature.
         self._local = settings.endpoint.startswith("http:")
         self._unsigned_said = False
@@ -164,6 +168,18 @@ class OpenSearchSink:
         hashed = {**headers, "x-amz-content-sha256": hashlib.sha256(body).hexdigest()}
         url = self._settings.endpoint + path
         return sigv4.signed(method, url, hashed, credentials, self._settings.service, self._settings.region)
+
+
+def _trusting(settings: Settings) -> dict[str, Any]:
+    """With OPENSEARCH_CA_BUNDLE, its CAs besides the system's; verification is never turned off."""
+    if not settings.ca_bundle or not settings.endpoint.startswith("https:"):
+        return {}
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=settings.ca_bundle)
+    except (ssl.SSLError, OSError) as err:
+        raise ConfigError(f"OPENSEARCH_CA_BUNDLE={settings.ca_bundle!r}: not a usable PEM of CAs ({err})") from None
+    return {"ssl_context": context}
 
 
 def _read_all(answer: urllib3.BaseHTTPResponse) -> bytes:

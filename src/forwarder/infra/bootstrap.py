@@ -1,4 +1,4 @@
-"""CloudFormation custom resource: the ISM delete policy and the index template.
+"""CloudFormation custom resource: the ISM delete policy, the index template, and (with a master user) access.
 
 Create and Update put both (an ISM update needs the policy's `_seq_no` and
 `_primary_term`, read first); when the retention changes, the indices already
@@ -12,25 +12,31 @@ Resource properties (CloudFormation passes them as strings):
     RetentionDays     e.g. "30": indices are deleted this many days after creation
     RetainOnDelete    "true" keeps the policy and template when the stack is deleted
     Revision          any change runs the bootstrap again
+    MasterUserSecretArn  a secret {"username", "password"} of the domain's master user: the bootstrap
+                      calls as that user and puts the stack's roles and mappings (access.py)
+    ForwarderRoleArn, ReconcileRoleArn, BootstrapRoleArn, ForwarderUsers  whom they map; the
+                      forwarder's own internal user (OPENSEARCH_SECRET_ARN) is added to ForwarderUsers
 
-A 401/403 (the role not yet mapped under fine-grained access control, as on a first
-deploy) is answered SUCCESS with the reason, so that the stack is not rolled back.
+Without a master user, a 401/403 (the role not yet mapped under fine-grained access control,
+as on a first deploy) is answered SUCCESS with the reason, so that the stack is not rolled back.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
 from forwarder import budget
 from forwarder.budget import Deadline
+from forwarder.delivery.basic_auth import SecretCredentials
 from forwarder.delivery.sink import OpenSearchSink, Response
 from forwarder.documents import schema
 from forwarder.errors import ForwarderError
-from forwarder.infra.cloudformation import Answer, serve
+from forwarder.infra import access
+from forwarder.infra.cloudformation import Answer, comma_list, serve
 from forwarder.infra.index_design import IndexDesign
 from forwarder.log import logger
 from forwarder.settings import Settings
@@ -53,6 +59,9 @@ class Config:
     retain_on_delete: bool
     date_format: str = "daily"  # INDEX_DATE_FORMAT: one index per day, ISO week or month
     design: IndexDesign = field(default_factory=IndexDesign)  # the template's mappings and settings (index_design.py)
+    master_secret_arn: str = ""  # with it, the calls are the master user's and the access is put too
+    access: access.Access | None = None  # the roles and mappings to put: only with a master user
+    bootstrap_role_arn: str = ""  # named in the message when it is refused
 
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> Config:
@@ -69,7 +78,19 @@ class Config:
         date_format = str(properties.get("IndexDateFormat", "daily")).strip().lower() or "daily"
         if date_format not in schema.PERIOD_DAYS:
             raise BootstrapError(f"IndexDateFormat={date_format!r}: give daily, weekly or monthly")
-        return cls(prefix, retention, retain, date_format, IndexDesign.from_properties(properties))
+        master = str(properties.get("MasterUserSecretArn", "")).strip()
+        forwarder, reconciler = (
+            str(properties.get(name, "")).strip() for name in ("ForwarderRoleArn", "ReconcileRoleArn")
+        )
+        granted = access.Access(
+            prefix,
+            writer_roles=tuple(filter(None, (forwarder, reconciler))),
+            writer_users=comma_list(properties.get("ForwarderUsers")),
+            reader_roles=tuple(filter(None, (reconciler,))),
+        )
+        design = IndexDesign.from_properties(properties)
+        bootstrap_role = str(properties.get("BootstrapRoleArn", "")).strip()
+        return cls(prefix, retention, retain, date_format, design, master, granted if master else None, bootstrap_role)
 
     @property
     def priority(self) -> int:
@@ -133,11 +154,17 @@ class Config:
 class Bootstrap:
     """The requests, over the forwarder's own signed connection pool."""
 
-    def __init__(self, sink: OpenSearchSink, deadline: Deadline) -> None:
+    def __init__(self, sink: OpenSearchSink, deadline: Deadline, as_master: bool = False, role_arn: str = "") -> None:
         self._sink = sink
         self._deadline = deadline
+        self._as_master = as_master  # calls are the master user's: a 401/403 is the secret's fault
+        self._role_arn = role_arn
 
     def apply(self, config: Config, previous: Config | None) -> dict[str, Any]:
+        if config.access:  # first: the forwarder may write as soon as the stack is up
+            self.put_access(config.access)
+            if previous and previous.access and previous.index_prefix != config.index_prefix:
+                self.remove_access(previous.access)
         self._put_policy(config)
         self.put_template(config)
         moved = 0
@@ -176,6 +203,16 @@ class Bootstrap:
     def remove(self, config: Config) -> None:
         self._call("DELETE", f"/_plugins/_ism/policies/{quote(config.policy_id)}", None, missing_ok=True)
         self.remove_template(config)
+        if config.access:
+            self.remove_access(config.access)
+
+    def put_access(self, granted: access.Access) -> None:
+        for method, path, body in access.requests(granted):
+            self._call(method, path, body)
+
+    def remove_access(self, granted: access.Access) -> None:
+        for method, path in access.removals(granted):
+            self._call(method, path, None, missing_ok=True)
 
     def put_template(self, config: Config) -> None:
         self._call("PUT", f"/_index_template/{quote(config.template_name)}", config.index_template())
@@ -196,11 +233,16 @@ class Bootstrap:
         answer: Response = self._sink.request(method, path, data, headers, time_left=self._deadline.remaining())
         if answer.status == 404 and missing_ok:
             return {}
+        if answer.status in (401, 403) and self._as_master:
+            raise BootstrapError(
+                f"{method} {path.split('?')[0]} answered HTTP {answer.status} to the master user of "
+                f"MasterUserSecretArn: check that the secret holds the domain's master user ({answer.excerpt()})"
+            )
         if answer.status in (401, 403):
             raise NotMappedYetError(
                 f"{method} {path.split('?')[0]} answered HTTP {answer.status}: map this function's role "
-                "(the stack output BootstrapRoleArn) in OpenSearch's security plugin, then change "
-                "BootstrapRevision and deploy again"
+                f"({self._role_arn or 'the stack output BootstrapRoleArn'}) in OpenSearch's security plugin, then "
+                "change BootstrapRevision and deploy again; or give MasterUserSecretArn and the stack maps its roles"
             )
         if not 200 <= answer.status < 300:
             raise BootstrapError(f"{method} {path.split('?')[0]} answered HTTP {answer.status}: {answer.excerpt()}")
@@ -215,8 +257,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
         config = Config.from_properties(event.get("ResourceProperties", {}))
         answer.physical_id = config.policy_id
         settings = Settings.from_env()
-        deadline = Deadline.before_answer(context, budget.BOOTSTRAP_MARGIN_SECONDS)
-        run = Bootstrap(OpenSearchSink(settings), deadline or Deadline(settings.retry_max_seconds))
+        deadline = Deadline.before_answer(context, budget.BOOTSTRAP_MARGIN_SECONDS) or Deadline(
+            settings.retry_max_seconds
+        )
+        run, config = _bootstrap(config, settings, deadline)
         request = event["RequestType"]
         try:
             if request == "Delete":
@@ -233,3 +277,17 @@ def handler(event: dict[str, Any], context: Any) -> None:
             logger.error("bootstrap pending", extra={"reason": answer.reason})
 
     serve(event, context, "opensearch-bootstrap", work, "bootstrap", left="policy and template left in place: ")
+
+
+def _bootstrap(config: Config, settings: Settings, deadline: Deadline) -> tuple[Bootstrap, Config]:
+    """Calls as the master user where there is one, else as the function (SigV4, or OPENSEARCH_SECRET_ARN's
+    user); with a master user, the forwarder's own internal user is mapped too."""
+    if not config.master_secret_arn:
+        return Bootstrap(OpenSearchSink(settings), deadline, role_arn=config.bootstrap_role_arn), config
+    master = SecretCredentials(config.master_secret_arn, settings.region, setting="MasterUserSecretArn")
+    if settings.secret_arn and config.access:
+        forwarder = SecretCredentials(settings.secret_arn, settings.region)
+        forwarder.header(deadline.remaining())
+        users = tuple(dict.fromkeys((*config.access.writer_users, forwarder.username)))
+        config = replace(config, access=replace(config.access, writer_users=users))
+    return Bootstrap(OpenSearchSink(settings, master), deadline, as_master=True), config

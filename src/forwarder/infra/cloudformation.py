@@ -22,6 +22,12 @@ from forwarder.scrub import scrubbed
 ANSWER_ATTEMPTS = 5
 
 
+def comma_list(value: Any) -> tuple[str, ...]:
+    """A CloudFormation CommaDelimitedList (a list, or a comma-separated string) without blanks."""
+    parts = value if isinstance(value, list) else str(value or "").split(",")
+    return tuple(part.strip() for part in parts if str(part).strip())
+
+
 class NotAnsweredError(ForwarderError):
     """CloudFormation could not be answered within the function's time."""
 

@@ -39,7 +39,7 @@ from forwarder import budget
 from forwarder.bounded import BoundedClient
 from forwarder.budget import Deadline
 from forwarder.errors import ForwarderError
-from forwarder.infra.cloudformation import Answer, serve
+from forwarder.infra.cloudformation import Answer, comma_list, serve
 from forwarder.log import logger
 
 MAX_FILTERS_PER_GROUP = 2  # CloudWatch Logs' limit
@@ -52,12 +52,6 @@ PERMISSION_WAIT_SECONDS = 30.0  # a new permission can take a few seconds before
 
 class SubscriptionError(ForwarderError):
     """The configuration is unusable, or CloudWatch Logs refused a filter."""
-
-
-def comma_list(value: Any) -> tuple[str, ...]:
-    """A CloudFormation CommaDelimitedList (a list, or a comma-separated string) without blanks."""
-    parts = value if isinstance(value, list) else str(value or "").split(",")
-    return tuple(part.strip() for part in parts if str(part).strip())
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from forwarder import budget
 from forwarder import metrics as emf
 from forwarder.budget import Deadline
 from forwarder.errors import ConfigError, ForwarderError
-from forwarder.infra.subscriptions import comma_list, log_groups
+from forwarder.infra.cloudformation import comma_list
+from forwarder.infra.subscriptions import log_groups
 from forwarder.log import logger
 from forwarder.tools import backfill, reconcile
 
