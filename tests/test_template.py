@@ -208,6 +208,10 @@ def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any])
         "RefreshInterval",
         "RetainOnDelete",
         "Revision",
+        "MasterUserSecretArn",
+        "ForwarderRoleArn",
+        "BootstrapRoleArn",
+        "ReconcileRoleArn",
     }
     (invoke,) = resources_of(translated, "AWS::Lambda::EventInvokeConfig").values()
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
@@ -215,15 +219,23 @@ def test_the_custom_resource_and_async_invoke_config(translated: dict[str, Any])
     assert destination == {"Fn::GetAtt": ["OnFailureQueue", "Arn"]}
 
 
-def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+def role_statements(template: dict[str, Any], role: str, conditional: bool = False) -> list[dict[str, Any]]:
+    """The statements of a role's inline policies (`conditional`: only the true sides of its !If statements)."""
     body = template["Resources"][role]["Properties"]
-    return [statement for policy in body.get("Policies", []) for statement in policy["PolicyDocument"]["Statement"]]
+    statements = [
+        statement for policy in body.get("Policies", []) for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    if not conditional:
+        return statements
+    return [statement["Fn::If"][1] for statement in statements if "Fn::If" in statement]
 
 
 def actions_of(statements: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
     for statement in statements:
         for branch in statement.get("Fn::If", [None, statement])[1:]:  # both sides of an !If statement
+            if branch == {"Ref": "AWS::NoValue"}:
+                continue
             action = branch["Action"]
             found.update([action] if isinstance(action, str) else action)
     return found
@@ -248,6 +260,7 @@ def test_least_privilege_no_action_the_code_never_calls(translated: dict[str, An
     named = {
         resource["Fn::Sub"].split("${OpenSearchDomainName}/")[1]
         for statement in bootstrap
+        if "Fn::If" not in statement  # the master user's secret (test_with_a_master_user...)
         for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
     }
     assert named == {
@@ -256,7 +269,13 @@ def test_least_privilege_no_action_the_code_never_calls(translated: dict[str, An
         "_plugins/_ism/change_policy/${IndexPrefix}-*",
         "_cat/indices/${IndexPrefix}-*",  # counted for the shard bill, read only
     }, "the bootstrap may touch its own policy, template and indices only"
-    assert actions_of(bootstrap) == {"es:ESHttpGet", "es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPost"}
+    assert actions_of(bootstrap) == {
+        "es:ESHttpGet",
+        "es:ESHttpPut",
+        "es:ESHttpDelete",
+        "es:ESHttpPost",
+        "secretsmanager:GetSecretValue",  # the master user's, only where MasterUserSecretArn is given
+    }
 
     subscriber = role_statements(translated, "SubscriptionsRole")
     logs = {action for action in actions_of(subscriber) if action.startswith("logs:")}
@@ -490,3 +509,33 @@ def test_the_scheduled_reconcile_deploys_into_moto_only_when_scheduled(translate
         assert target["Arn"] == function["FunctionArn"]
     with mock_aws():
         assert "ReconcileFunction" not in deploy_into_moto(translated, {}), "empty ReconcileSchedule: none"
+
+
+def test_with_a_master_user_the_bootstrap_maps_the_stacks_roles_and_alone_reads_its_secret(
+    translated: dict[str, Any],
+) -> None:
+    properties = translated["Resources"]["OpenSearchBootstrap"]["Properties"]
+    assert properties["MasterUserSecretArn"] == {"Ref": "MasterUserSecretArn"}
+    assert properties["ForwarderRoleArn"] == {"Fn::GetAtt": ["ForwarderRole", "Arn"]}
+    assert properties["BootstrapRoleArn"] == {"Fn::GetAtt": ["BootstrapRole", "Arn"]}
+    assert properties["ReconcileRoleArn"] == {"Fn::If": ["Reconciles", {"Fn::GetAtt": ["ReconcileRole", "Arn"]}, ""]}
+    (read,) = role_statements(translated, "BootstrapRole", conditional=True)
+    assert (read["Action"], read["Resource"]) == ("secretsmanager:GetSecretValue", {"Ref": "MasterUserSecretArn"})
+    for role in ("ForwarderRole", "SubscriptionsRole", "ReconcileRole"):
+        granted = json.dumps(translated["Resources"][role]["Properties"])
+        assert "MasterUserSecretArn" not in granted, f"{role} never sees the master user"
+    for function, role in (("ForwarderFunction", "ForwarderRole"), ("ReconcileFunction", "ReconcileRole")):
+        variables = translated["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["FUNCTION_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}, "a 403 names the role to map"
+
+
+def test_serverless_gets_a_data_access_policy_on_its_own_indices_only(translated: dict[str, Any]) -> None:
+    (policy,) = resources_of(translated, "AWS::OpenSearchServerless::AccessPolicy").values()
+    assert policy["Condition"] == "IsServerless" and policy["Properties"]["Type"] == "data"
+    (grant,) = policy["Properties"]["Policy"]["Fn::ToJsonString"]
+    (rule,) = grant["Rules"]
+    assert rule["ResourceType"] == "index"
+    assert rule["Resource"] == [{"Fn::Sub": "index/${ServerlessCollectionName}/${IndexPrefix}-*"}]
+    assert set(rule["Permission"]) == {"aoss:CreateIndex", "aoss:UpdateIndex", "aoss:WriteDocument"}
+    assert grant["Principal"] == [{"Fn::GetAtt": ["ForwarderRole", "Arn"]}]
+    assert "ServerlessCollectionName" in json.dumps(translated["Rules"]["ServerlessNeedsTheCollectionArn"])
