@@ -147,3 +147,15 @@ def test_the_payload_bound_follows_the_functions_memory() -> None:
     )
     explicit = {**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "MAX_PAYLOAD_BYTES": "1000"}
     assert Settings.from_env(explicit).max_payload_bytes == 1000, "MAX_PAYLOAD_BYTES wins"
+
+
+def test_a_ca_bundle_is_a_readable_pem_of_certificates(tmp_path) -> None:
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert Settings.from_env({**BASE, "OPENSEARCH_CA_BUNDLE": str(pem)}).ca_bundle == str(pem)
+    assert Settings.from_env(BASE).ca_bundle is None
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    for value, complaint in ((str(tmp_path / "none.pem"), "cannot read it"), (str(tmp_path / "key.pem"), "no PEM")):
+        with pytest.raises(ConfigError, match="OPENSEARCH_CA_BUNDLE") as refused:
+            Settings.from_env({**BASE, "OPENSEARCH_CA_BUNDLE": value})
+        assert complaint in str(refused.value)
