@@ -77,17 +77,23 @@ def real_node_possible() -> None:
         pytest.skip(f"no real OpenSearch node here: {reason}")
 
 
-@pytest.fixture(scope="session")
-def real_node(real_node_possible: None, request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
-    node = opensearch_node.LocalNode()
+def _running(node: opensearch_node.LocalNode, name: str, request: pytest.FixtureRequest) -> Iterator[
+    opensearch_node.LocalNode
+]:  # fmt: skip
+    """The node started for the session; its start time and peak memory in the report at the end."""
     node.start()
     yield node
     peak = node.resident_bytes(peak=True) if node.process and node.process.poll() is None else 0
     kept = node.stop(keep_logs=request.session.testsfailed > 0)
     report_at_the_end(
-        f"the real OpenSearch node: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
+        f"the {name}: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
         + (f"; its logs: {kept}" if kept else "")
     )
+
+
+@pytest.fixture(scope="session")
+def real_node(real_node_possible: None, request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
+    yield from _running(opensearch_node.LocalNode(), "real OpenSearch node", request)
 
 
 @pytest.fixture
@@ -162,15 +168,7 @@ def catcher() -> Iterator[ResponseCatcher]:
 @pytest.fixture(scope="session")
 def secure_node(real_node_possible: None, request: pytest.FixtureRequest) -> Iterator[opensearch_node.LocalNode]:
     """OpenSearch 2.19.4 with the security plugin (`make opensearch SECURITY=true`), one per test session."""
-    node = opensearch_node.LocalNode(secure=True)
-    node.start()
-    yield node
-    peak = node.resident_bytes(peak=True) if node.process and node.process.poll() is None else 0
-    kept = node.stop(keep_logs=request.session.testsfailed > 0)
-    report_at_the_end(
-        f"the secure OpenSearch node: up in {node.started_in:.1f} s, peak {peak / 2**20:.0f} MiB resident"
-        + (f"; its logs: {kept}" if kept else "")
-    )
+    yield from _running(opensearch_node.LocalNode(secure=True), "secure OpenSearch node", request)
 
 
 @pytest.fixture
