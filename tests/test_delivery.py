@@ -886,3 +886,19 @@ def test_what_is_neither_indexed_nor_dead_lettered_is_reported_failed_by_the_cli
     (report,) = [json.loads(line) for line in captured.out.splitlines()]
     assert (report["status"], report["failed"], report["indexed"], report["events"]) == ("failed", 2, 0, 2)
     assert "NotDeliveredError: 2 of 2 documents are neither indexed nor dead-lettered" in captured.err
+
+
+def test_a_refused_request_names_the_role_to_map_or_the_master_user(
+    forwarder_env: StandIn, dead_letter: DeadLetterBucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure users of subscription forwarders hit most: a role not mapped under fine-grained access control."""
+    monkeypatch.setenv("FUNCTION_ROLE_ARN", "arn:aws:iam::123456789012:role/logs-forwarder")
+    handler.reset_runtime()
+    forwarder_env.queue_answer(403, {"error": {"type": "security_exception", "reason": "no permissions"}})
+    result = handler.lambda_handler(payload_gen.event_for(payload_gen.clean_payload(seed=9, events=4)), LocalContext())
+    assert (result["status"], result["indexed"], result["dead_lettered"]) == ("dead_lettered", 0, 4)
+    (entry, *_) = dead_letter.entries()
+    assert "fine-grained access control refused" in entry["reason"] and "may write mydata-*" in entry["reason"]
+    assert (
+        "arn:aws:iam::123456789012:role/logs-forwarder" in entry["reason"] and "MasterUserSecretArn" in entry["reason"]
+    )

@@ -89,9 +89,10 @@ def _refusal(answer: Response, settings: Settings) -> str:
     return _with_fix(answer.status, f"_bulk answered HTTP {answer.status}: {answer.excerpt()}", settings)
 
 
-def _with_fix(status: int | None, reason: str, settings: Settings) -> str:
-    """A 401/403 (of the request or of one item) says what to do: fine-grained access control refused us."""
-    if status not in (401, 403) or settings.serverless:
+def _with_fix(status: int | None, reason: str, settings: Settings, error_type: str = "security_exception") -> str:
+    """A 401/403 of the request, or an item's security_exception, says what to do: fine-grained access
+    control refused us (an item's 403 may be something else, a read-only block)."""
+    if status not in (401, 403) or error_type != "security_exception" or settings.serverless:
         return reason
     who = (
         "the internal user of OPENSEARCH_SECRET_ARN"
@@ -329,7 +330,7 @@ class Delivery:
                 item.lines = bulk.line(*safe, with_id=self._settings.sends_ids, op=self._op)
                 self._resend.append(item.failed(result.status, result.error_type, result.reason))
             else:
-                reason = _with_fix(result.status, result.reason, self._settings)
+                reason = _with_fix(result.status, result.reason, self._settings, result.error_type)
                 self._dead(item.failed(result.status, result.error_type, reason))
 
     def _transient(
