@@ -1,7 +1,7 @@
 """How fast reconcile compares, and how many calls it makes: `make bench-reconcile` (docs/performance.md, "Reconcile").
 
 CloudWatch Logs is moto's server, OpenSearch the real node. RECONCILE_BENCH_EVENTS events
-(20,000 by default) of about 160 bytes over five hours are put in one log group; all but
+(20,000 by default) of about 57 bytes over five hours are put in one log group; all but
 1% are forwarded through the pipeline as the subscription would have. Then `reconcile.run`
 is timed twice in-process: the first run finds and sends the 1%, the second finds the range
 whole. moto answers at once and returns a whole hour per page (it does not apply the 1 MB
